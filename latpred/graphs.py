@@ -1,0 +1,124 @@
+"""The one place that batches and pads architecture graphs (host-side numpy) into jraph tuples.
+
+Every architecture of a space is stored once as fixed-width arrays (A archs, N nodes, E edge
+slots, unused edge slots masked). A batch of B architectures becomes a `jraph.GraphsTuple` with
+B real graphs plus one padding graph, B*N + 1 nodes and B*E + 1 edges, whatever the batch holds,
+so a jitted function compiles once per batch size. Padding follows jraph's contract (padding
+graph last, padding nodes and edges at the end), and `node_mask` / `graph_mask` are jittable.
+"""
+
+import dataclasses
+from typing import Callable, Sequence
+
+import jax.numpy as jnp
+import jraph
+import numpy as np
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class GraphSet:
+  """All graphs of a space as padded arrays. Key: A archs, N nodes, E edge slots."""
+
+  node_types_AxN: np.ndarray  # int32
+  senders_AxE: np.ndarray  # int32, local node index
+  receivers_AxE: np.ndarray  # int32, local node index
+  edge_mask_AxE: np.ndarray  # bool: False for unused edge slots
+
+  @property
+  def num_archs(self) -> int:
+    return self.node_types_AxN.shape[0]
+
+  @property
+  def num_nodes(self) -> int:
+    return self.node_types_AxN.shape[1]
+
+  @property
+  def num_edge_slots(self) -> int:
+    return self.senders_AxE.shape[1]
+
+
+def build_graph_set(graphs: Sequence[tuple[np.ndarray, np.ndarray, np.ndarray]]) -> GraphSet:
+  """Stacks per-architecture (node_types, senders, receivers) with equal node counts."""
+  num_nodes = {len(g[0]) for g in graphs}
+  if len(num_nodes) != 1:
+    raise ValueError(f"all graphs of a space need the same node count, got {sorted(num_nodes)}")
+  width = max(1, max(len(g[1]) for g in graphs))
+  a = len(graphs)
+  senders = np.zeros((a, width), np.int32)
+  receivers = np.zeros((a, width), np.int32)
+  mask = np.zeros((a, width), bool)
+  for i, (_, s, r) in enumerate(graphs):
+    senders[i, :len(s)], receivers[i, :len(r)], mask[i, :len(s)] = s, r, True
+  nodes = np.stack([g[0] for g in graphs]).astype(np.int32)
+  for arr in (nodes, senders, receivers, mask):
+    arr.setflags(write=False)
+  return GraphSet(nodes, senders, receivers, mask)
+
+
+def batch(graph_set: GraphSet, arch_idx: np.ndarray, batch_size: int) -> jraph.GraphsTuple:
+  """Pads the graphs of `arch_idx` (at most `batch_size`) into a fixed-shape GraphsTuple.
+
+  Shapes depend only on `batch_size` and the space: B+1 graphs, B*N+1 nodes, B*E+1 edges.
+  `nodes` holds node-type ids (int32); `globals` is None (targets never ride in the graph).
+  """
+  arch_idx = np.asarray(arch_idx, dtype=np.int64)
+  b = len(arch_idx)
+  if b > batch_size:
+    raise ValueError(f"{b} architectures do not fit a batch of {batch_size}")
+  n, e = graph_set.num_nodes, graph_set.num_edge_slots
+  total_nodes, total_edges = batch_size * n + 1, batch_size * e + 1
+
+  nodes = np.zeros(total_nodes, np.int32)
+  nodes[:b * n] = graph_set.node_types_AxN[arch_idx].reshape(-1)
+
+  offsets = (np.arange(b) * n)[:, None]
+  mask = graph_set.edge_mask_AxE[arch_idx].reshape(-1)
+  senders_real = (graph_set.senders_AxE[arch_idx] + offsets).reshape(-1)[mask]
+  receivers_real = (graph_set.receivers_AxE[arch_idx] + offsets).reshape(-1)[mask]
+  pad_node = b * n  # first padding node; every padding edge loops on it
+  senders = np.full(total_edges, pad_node, np.int32)
+  receivers = np.full(total_edges, pad_node, np.int32)
+  senders[:len(senders_real)], receivers[:len(receivers_real)] = senders_real, receivers_real
+
+  n_node = np.zeros(batch_size + 1, np.int32)
+  n_node[:b] = n
+  n_node[-1] = total_nodes - b * n
+  n_edge = np.zeros(batch_size + 1, np.int32)
+  n_edge[:b] = graph_set.edge_mask_AxE[arch_idx].sum(axis=1)
+  n_edge[-1] = total_edges - len(senders_real)
+  return jraph.GraphsTuple(nodes=nodes, edges=None, senders=senders, receivers=receivers,
+                           globals=None, n_node=n_node, n_edge=n_edge)
+
+
+def node_mask(graphs: jraph.GraphsTuple) -> jnp.ndarray:
+  """True for real nodes (jittable): all nodes but the padding graph's, which come last."""
+  num_nodes = graphs.nodes.shape[0]
+  return jnp.arange(num_nodes) < num_nodes - graphs.n_node[-1]
+
+
+def graph_mask(graphs: jraph.GraphsTuple) -> jnp.ndarray:
+  """True for real graphs (jittable): every graph but the last, padding one."""
+  return jnp.arange(graphs.n_node.shape[0]) < graphs.n_node.shape[0] - 1
+
+
+def node_graph_index(graphs: jraph.GraphsTuple) -> jnp.ndarray:
+  """Graph id of every node, int32 [num_nodes] (jittable, static total)."""
+  num_nodes = graphs.nodes.shape[0]
+  return jnp.repeat(jnp.arange(graphs.n_node.shape[0]), graphs.n_node,
+                    total_repeat_length=num_nodes)
+
+
+def batches(num: int, batch_size: int) -> list[np.ndarray]:
+  """Consecutive index chunks covering range(num), the last possibly short (for inference)."""
+  return [np.arange(i, min(i + batch_size, num)) for i in range(0, num, batch_size)]
+
+
+def map_batches(fn: Callable[[jraph.GraphsTuple], np.ndarray], graph_set: GraphSet,
+                arch_idx: np.ndarray, batch_size: int) -> np.ndarray:
+  """Applies a per-graph function over many architectures in fixed-size padded batches."""
+  arch_idx = np.asarray(arch_idx)
+  outs = []
+  for chunk in batches(len(arch_idx), batch_size):
+    out = np.asarray(fn(batch(graph_set, arch_idx[chunk], batch_size)))
+    outs.append(out[:len(chunk)])
+  return np.concatenate(outs) if outs else np.zeros((0,), np.float32)

@@ -1,0 +1,46 @@
+"""Figures a person would rather look at than a table (matplotlib, Agg backend)."""
+
+import pathlib
+from typing import Optional, Sequence
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+
+def hw_correlation_heatmap(corr_HxH: np.ndarray, hw_names: Sequence[str], path,
+                           train_hw: Sequence[str] = (), test_hw: Sequence[str] = (),
+                           title: Optional[str] = None) -> pathlib.Path:
+  """Writes a PNG heatmap of device x device Spearman correlation.
+
+  Devices are ordered training first, then target, then the rest; the training and target
+  blocks are outlined and their tick labels coloured (training blue, target red).
+  """
+  order = list(train_hw) + list(test_hw) + [n for n in hw_names
+                                           if n not in set(train_hw) | set(test_hw)]
+  idx = [list(hw_names).index(n) for n in order]
+  mat = corr_HxH[np.ix_(idx, idx)]
+  fig, ax = plt.subplots(figsize=(11, 9.5))
+  im = ax.imshow(mat, cmap="viridis", vmin=min(0.0, float(mat.min())), vmax=1.0)
+  ax.set_xticks(range(len(order)), order, rotation=90, fontsize=8)
+  ax.set_yticks(range(len(order)), order, fontsize=8)
+  colours = {**{n: "tab:blue" for n in train_hw}, **{n: "tab:red" for n in test_hw}}
+  for labels in (ax.get_xticklabels(), ax.get_yticklabels()):
+    for label in labels:
+      label.set_color(colours.get(label.get_text(), "black"))
+  m, n = len(train_hw), len(test_hw)
+  for start, size, colour in ((0, m, "tab:blue"), (m, n, "tab:red")):
+    if size:
+      ax.add_patch(plt.Rectangle((start - 0.5, start - 0.5), size, size, fill=False,
+                                 edgecolor=colour, linewidth=2.5))
+  fig.colorbar(im, ax=ax, label="Spearman correlation of latency over all architectures")
+  ax.set_title(title or "device x device latency rank correlation "
+               "(blue: training devices, red: target devices)")
+  fig.tight_layout()
+  path = pathlib.Path(path)
+  path.parent.mkdir(parents=True, exist_ok=True)
+  fig.savefig(path, dpi=110)
+  plt.close(fig)
+  return path

@@ -1,0 +1,66 @@
+"""FBNet networks: 22 searchable layers, each one of 9 blocks (Wu et al., "FBNet", CVPR 2019).
+
+Block names: k{kernel}_e{expansion}[_g2 for grouped convs], and `skip`.
+"""
+
+from typing import Sequence
+
+import numpy as np
+
+OPS = ("k3_e1", "k3_e1_g2", "k3_e3", "k3_e6", "k5_e1", "k5_e1_g2", "k5_e3", "k5_e6", "skip")
+NUM_LAYERS = 22
+NODE_TYPES = ("input", "output") + OPS
+VARIANTS = ("chain", "identity")
+
+
+def parse(arch) -> np.ndarray:
+  """Op ids int32 [22] from 22 op ids, 22 op names, or an '_'-joined id string ('7_8_1_...').
+
+  Raises:
+    ValueError: wrong length, an unknown op name, or an id outside 0..8.
+  """
+  if isinstance(arch, str):
+    arch = arch.split("_") if "_" in arch and arch.replace("_", "").isdigit() else [arch]
+  ops = list(arch)
+  if len(ops) != NUM_LAYERS:
+    raise ValueError(f"FBNet arch needs {NUM_LAYERS} layers, got {len(ops)}: {ops!r}")
+  ids = []
+  for layer, op in enumerate(ops):
+    if isinstance(op, str) and not op.isdigit():
+      if op not in OPS:
+        raise ValueError(f"FBNet arch layer {layer}: unknown op {op!r}; valid: {', '.join(OPS)}")
+      ids.append(OPS.index(op))
+    else:
+      i = int(op)
+      if not 0 <= i < len(OPS):
+        raise ValueError(f"FBNet arch layer {layer}: op id {i} is outside 0..{len(OPS) - 1}")
+      ids.append(i)
+  return np.array(ids, dtype=np.int32)
+
+
+def to_string(op_ids: Sequence[int]) -> str:
+  """The '_'-joined op ids, the key the NASFLAT proxy file uses."""
+  return "_".join(str(int(i)) for i in op_ids)
+
+
+def graph(op_ids: Sequence[int], variant: str = "chain"):
+  """The graph of one network.
+
+  Args:
+    op_ids: 22 op ids.
+    variant: 'chain' (latpred's default): input -> layer 1 -> ... -> layer 22 -> output, 24 nodes,
+      every layer's op kept. 'identity': the reference's 22 layer nodes with identity adjacency
+      (each node only messages itself).
+
+  Returns:
+    (node_types [N] int32 into `NODE_TYPES`, senders [E] int32, receivers [E] int32).
+  """
+  layers = [2 + int(i) for i in op_ids]
+  if variant == "chain":
+    node_types = np.array([0] + layers + [1], dtype=np.int32)
+    senders = np.arange(NUM_LAYERS + 1, dtype=np.int32)
+    return node_types, senders, senders + 1
+  if variant == "identity":
+    loops = np.arange(NUM_LAYERS, dtype=np.int32)
+    return np.array(layers, dtype=np.int32), loops, loops.copy()
+  raise ValueError(f"unknown FBNet graph variant {variant!r}; valid: {', '.join(VARIANTS)}")

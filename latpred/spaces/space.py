@@ -1,0 +1,95 @@
+"""A search space with its data: architecture names, graphs, FLOPs and parameter counts."""
+
+import dataclasses
+import functools
+from typing import Sequence, Union
+
+import numpy as np
+
+from latpred import graphs as graphs_lib
+from latpred.data import sources, tables
+from latpred.spaces import fbnet, nb201
+
+GRAPH_VARIANTS = {"nb201": ("full", "pruned"), "fbnet": fbnet.VARIANTS}
+DEFAULT_VARIANT = {"nb201": "full", "fbnet": "chain"}
+
+Arch = Union[str, Sequence[str], Sequence[int]]
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class SearchSpace:
+  """Every architecture of a space, indexed as in the latency files. Key: A archs."""
+
+  name: str
+  graph_variant: str
+  arch_names: tuple[str, ...]  # NB201 cell strings; FBNet '_'-joined op ids
+  node_types: tuple[str, ...]  # vocabulary of GraphSet.node_types_AxN
+  graph_set: graphs_lib.GraphSet
+  mflops_A: np.ndarray  # float64, MFLOPs
+  mparams_A: np.ndarray  # float64, millions of parameters
+
+  @property
+  def num_archs(self) -> int:
+    return len(self.arch_names)
+
+  @functools.cached_property
+  def _index(self) -> dict[str, int]:
+    return {name: i for i, name in enumerate(self.arch_names)}
+
+  def canonical(self, arch: Arch) -> str:
+    """The canonical name of an architecture given as a string or an op list (validated)."""
+    if self.name == "nb201":
+      ops = nb201.parse(arch) if isinstance(arch, str) else tuple(arch)
+      return nb201.to_string(ops)
+    return fbnet.to_string(fbnet.parse(arch))
+
+  def index_of(self, arch: Arch) -> int:
+    """Architecture index of a string or op list; raises ValueError if malformed or absent."""
+    name = self.canonical(arch)
+    try:
+      return self._index[name]
+    except KeyError:
+      raise ValueError(f"{self.name} architecture {name!r} is well formed but not among the "
+                       f"{self.num_archs} measured architectures") from None
+
+  def indices_of(self, archs: Sequence[Arch]) -> np.ndarray:
+    return np.array([self.index_of(a) for a in archs], dtype=np.int64)
+
+
+def _check_variant(space: str, variant: str) -> str:
+  if variant not in GRAPH_VARIANTS[space]:
+    raise ValueError(f"unknown {space} graph variant {variant!r}; valid: "
+                     f"{', '.join(GRAPH_VARIANTS[space])}")
+  return variant
+
+
+@functools.lru_cache(maxsize=8)
+def _build(space: str, variant: str, root) -> SearchSpace:
+  if space == "nb201":
+    names = tables.load_nb201_archs(root)
+    cells = [nb201.parse(a) for a in names]
+    graph_set = graphs_lib.build_graph_set(
+        [nb201.graph(ops, pruned=variant == "pruned") for ops in cells])
+    costs = np.array([nb201.flops_params(ops) for ops in cells])
+    node_types = nb201.NODE_TYPES
+  else:
+    ops = tables.load_fbnet_archs(root)
+    names = tuple(fbnet.to_string(row) for row in ops)
+    graph_set = graphs_lib.build_graph_set([fbnet.graph(row, variant) for row in ops])
+    zcp = tables.load_fbnet_zcp(root)
+    costs = np.stack([zcp[:, tables.ZCP_NAMES.index("flops")] / 1e6,
+                      zcp[:, tables.ZCP_NAMES.index("params")] / 1e6], axis=1)
+    node_types = fbnet.NODE_TYPES
+  mflops, mparams = (np.ascontiguousarray(costs[:, i]) for i in (0, 1))
+  for arr in (mflops, mparams):
+    arr.setflags(write=False)
+  return SearchSpace(space, variant, tuple(names), node_types, graph_set, mflops, mparams)
+
+
+def load_space(name: str, data_dir=None, graph_variant: str = "", *,
+               download: bool = True) -> SearchSpace:
+  """Loads a space ('nb201' or 'fbnet') with the given graph variant (default per space)."""
+  tables.check_space(name)
+  variant = _check_variant(name, graph_variant or DEFAULT_VARIANT[name])
+  root = sources.ensure_files(tables.space_files(name), data_dir, download=download)
+  return _build(name, variant, root)
