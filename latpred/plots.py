@@ -44,3 +44,20 @@ def hw_correlation_heatmap(corr_HxH: np.ndarray, hw_names: Sequence[str], path,
   fig.savefig(path, dpi=110)
   plt.close(fig)
   return path
+
+
+def scatter(pred_ms, true_ms, path, title: str) -> pathlib.Path:
+  """Predicted vs measured latency (ms) of every evaluated architecture."""
+  fig, ax = plt.subplots(figsize=(5.5, 5))
+  ax.scatter(true_ms, pred_ms, s=3, alpha=0.4)
+  lo, hi = float(np.min(true_ms)), float(np.max(true_ms))
+  ax.plot([lo, hi], [lo, hi], color="grey", linewidth=1)
+  ax.set_xlabel("measured latency (ms)")
+  ax.set_ylabel("predicted latency (ms, rescaled from the samples)")
+  ax.set_title(title, fontsize=9)
+  fig.tight_layout()
+  path = pathlib.Path(path)
+  path.parent.mkdir(parents=True, exist_ok=True)
+  fig.savefig(path, dpi=100)
+  plt.close(fig)
+  return path

@@ -1,0 +1,68 @@
+"""NASFLAT predictor, pretrain -> transfer -> evaluate on one task (latpred defaults).
+
+Run (2-core CPU):
+  python experiments/run_task.py --config=configs/nasflat.py --config.task=FD \
+      --config.num_samples=20 --config.num_trials=3 --workdir=/tmp/fd
+
+Custom task: --config.space=fbnet --config.train_hw=a,b,c --config.test_hw=x,y
+Smoke/test config: --config=configs/nasflat.py:smoke
+
+Status (see the issue notes): the defaults below were chosen for CPU runtime from single runs;
+they were NOT tuned for quality yet, and no expected SRCC per task is claimed here until the
+benchmark (experiments/benchmark.py) has been run on the generated NB201 tasks and
+leave-devices-out splits.
+"""
+
+import ml_collections
+
+
+def get_config(arg: str = "") -> ml_collections.ConfigDict:
+  c = ml_collections.ConfigDict()
+  # Data / task
+  c.task = "FD"  # a registered task name (latpred.tasks.TASKS), or 'custom'
+  c.space = ""  # with train_hw/test_hw: 'nb201' | 'fbnet'
+  c.train_hw = ""  # comma-separated device names; non-empty makes a custom task
+  c.test_hw = ""
+  c.data_dir = ""  # default: $LATPRED_DATA_DIR, else the user cache (downloaded)
+  c.graph_variant = ""  # nb201: full | pruned; fbnet: chain | identity ('' = default)
+
+  # Model
+  c.op_dim = 48  # op embedding width
+  c.hw_dim = 8  # hardware-embedding row width
+  c.hw_placement = "opwise"  # opwise | head
+  c.layer_type = "ensemble"  # dgf | gat | ensemble
+  c.first_pass_layers = 2  # 0 disables the two-pass op-embedding update
+  c.main_layers = 3
+  c.width = 128
+  c.additive_readout = True  # sum of per-node costs beside the pooled head (beyond reference)
+  c.supp_encoding = "auto"  # auto (fbnet: zcp+flops_params, nb201: flops_params+opcount) | none | kinds joined by '+'
+  c.dropout = 0.1
+
+  # Pretraining (on the task's training devices, vmapped over devices)
+  c.pretrain_samples = 512  # architectures per training device (the same ones on every device)
+  c.pretrain_sampler = "random"
+  c.pretrain_epochs = 20
+  c.pretrain_batch = 32  # architectures per step (x training devices)
+  c.lr = 1e-3
+  c.weight_decay = 1e-5
+  c.final_lr = 1e-6
+
+  # Transfer (per target device, from the pretrained parameters)
+  c.num_samples = 20  # measured architectures on the target
+  c.sampler = "random"
+  c.transfer_epochs = 40
+  c.transfer_batch = 16
+  c.transfer_lr = 1e-3
+  c.freeze = ""  # comma-separated parameter-name prefixes to freeze, e.g. 'op_embed,first_'
+
+  # Evaluation
+  c.eval_set = "all"  # all | exclude_samples | paper_first128
+  c.num_trials = 3
+  c.seed = 0
+
+  if arg == "smoke":
+    c.pretrain_samples, c.pretrain_epochs, c.transfer_epochs = 32, 2, 2
+    c.width, c.num_trials, c.num_samples = 16, 1, 8
+  elif arg:
+    raise ValueError(f"unknown config arg {arg!r}; valid: '' or 'smoke'")
+  return c

@@ -1,0 +1,31 @@
+"""pretrain -> transfer -> evaluate a latency predictor on one task; writes DIR/results.json.
+
+  python experiments/run_task.py --config=configs/nasflat.py --config.task=FD --workdir=/tmp/fd
+"""
+
+import warnings
+
+from absl import app, flags, logging
+from ml_collections import config_flags
+
+warnings.filterwarnings("ignore", category=DeprecationWarning)
+
+from latpred import runner  # noqa: E402
+
+_CONFIG = config_flags.DEFINE_config_file("config", "configs/nasflat.py", lock_config=True)
+_WORKDIR = flags.DEFINE_string("workdir", None, "Output directory (rerun it to resume).",
+                               required=True)
+
+
+def main(argv):
+  del argv
+  logging.set_verbosity(logging.WARNING)  # orbax logs every save/restore at INFO
+  import jax
+  print(f"jax {jax.__version__} on {jax.devices()}")
+  results = runner.run(_CONFIG.value, _WORKDIR.value)
+  print(f"task {results['task']}: mean SRCC {results['task_spearman_mean']:.3f} "
+        f"({_WORKDIR.value}/results.md)")
+
+
+if __name__ == "__main__":
+  app.run(main)

@@ -1,0 +1,37 @@
+"""Orbax checkpoints of predictor parameters, with a JSON of metadata beside them."""
+
+import pathlib
+
+import jax
+import orbax.checkpoint as ocp
+
+
+def _manager(directory) -> ocp.CheckpointManager:
+  return ocp.CheckpointManager(pathlib.Path(directory).resolve(),
+                               options=ocp.CheckpointManagerOptions(create=True))
+
+
+def save(directory, step: int, params, meta: dict) -> None:
+  """Saves `params` and `meta` (JSON: config, device vocabulary, encoding version...)."""
+  mngr = _manager(directory)
+  mngr.save(step, args=ocp.args.Composite(state=ocp.args.StandardSave(params),
+                                          meta=ocp.args.JsonSave(meta)))
+  mngr.wait_until_finished()
+  mngr.close()
+
+
+def restore(directory, step: int, like_params):
+  """(params, meta) saved at `step`, or None if there is none; `like_params` gives the tree."""
+  path = pathlib.Path(directory).resolve()
+  if not path.exists():
+    return None
+  mngr = _manager(path)
+  try:
+    if step not in mngr.all_steps():
+      return None
+    abstract = jax.tree_util.tree_map(ocp.utils.to_shape_dtype_struct, like_params)
+    out = mngr.restore(step, args=ocp.args.Composite(state=ocp.args.StandardRestore(abstract),
+                                                     meta=ocp.args.JsonRestore()))
+    return out["state"], out["meta"]
+  finally:
+    mngr.close()

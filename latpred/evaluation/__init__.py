@@ -1,0 +1,1 @@
+"""Correlations, the evaluation protocol, result tables and plots."""

@@ -1,0 +1,1 @@
+"""Latency predictors: GNN layers and the NASFLAT predictor."""

@@ -1,0 +1,154 @@
+"""pretrain -> transfer -> evaluate for every target of a task; resumable; writes results."""
+
+import json
+import pathlib
+import sys
+import time
+
+import jax
+import numpy as np
+
+from latpred import checkpoints, encodings, graphs as graphs_lib, plots, samplers, tasks
+from latpred import transfer
+from latpred import __version__
+from latpred.data import load_latency_table
+from latpred.evaluation import metrics, report
+from latpred.models.predictor import Predictor
+from latpred.spaces import load_space
+from latpred.train import loop
+
+_AUTO_ENCODING = {"fbnet": "zcp+flops_params", "nb201": "flops_params+opcount"}
+_CHOICES = {"hw_placement": ("opwise", "head"), "layer_type": ("dgf", "gat", "ensemble"),
+            "eval_set": metrics.EVAL_SETS, "sampler": samplers.SAMPLERS,
+            "pretrain_sampler": samplers.SAMPLERS}
+
+
+def validate(config) -> None:
+  """Rejects unknown choices with the valid ones listed."""
+  for field, valid in _CHOICES.items():
+    if config[field] not in valid:
+      raise ValueError(f"config.{field}={config[field]!r}; valid: {', '.join(valid)}")
+  if config.supp_encoding != "auto":
+    encodings.parse_kinds(config.supp_encoding)
+  for field in ("num_samples", "num_trials", "pretrain_samples", "pretrain_batch",
+                "transfer_batch"):
+    if config[field] < 1:
+      raise ValueError(f"config.{field} must be >= 1, got {config[field]}")
+
+
+def resolve_task(config) -> tasks.Task:
+  if config.train_hw or config.test_hw:
+    if not config.space:
+      raise ValueError("a custom task (--config.train_hw/test_hw) needs --config.space")
+    return tasks.custom_task(config.space, config.train_hw.split(","), config.test_hw.split(","))
+  return tasks.get_task(config.task)
+
+
+def build_model(config, space, num_hw) -> Predictor:
+  return Predictor(num_node_types=len(space.node_types), num_hw=num_hw, op_dim=config.op_dim,
+                   hw_dim=config.hw_dim, hw_placement=config.hw_placement,
+                   layer_type=config.layer_type, first_pass_layers=config.first_pass_layers,
+                   main_layers=config.main_layers, width=config.width,
+                   additive_readout=config.additive_readout, dropout=config.dropout)
+
+
+def init_params(model, space, supp, seed):
+  g = graphs_lib.batch(space.graph_set, np.arange(1), 1)
+  s = np.zeros((2, supp.shape[1]), np.float32) if supp.shape[1] else None
+  return model.init({"params": jax.random.PRNGKey(seed), "dropout": jax.random.PRNGKey(seed)},
+                    g, 0, s)
+
+
+def _log(msg):
+  print(msg, file=sys.stderr, flush=True)
+
+
+def _read_jsonl(path):
+  if not path.exists():
+    return []
+  return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def run(config, workdir) -> dict:
+  """Runs the task; returns (and writes to workdir/results.json) the results."""
+  validate(config)
+  t_start = time.time()
+  workdir = pathlib.Path(workdir)
+  workdir.mkdir(parents=True, exist_ok=True)
+  task = resolve_task(config)
+  data_dir = config.data_dir or None
+  space = load_space(task.space, data_dir, config.graph_variant)
+  table = load_latency_table(task.space, data_dir)
+  enc_spec = _AUTO_ENCODING[task.space] if config.supp_encoding == "auto" else config.supp_encoding
+  supp = encodings.encoding(space, enc_spec, data_dir)
+  sampler_enc = supp if supp.shape[1] else encodings.encoding(space, "flops_params")
+  train_ids = table.hw_indices(task.train_hw)
+  model = build_model(config, space, table.num_hw)
+  meta = {"config": config.to_dict(), "hw_names": list(table.hw_names), "space": task.space,
+          "graph_variant": space.graph_variant, "encoding": enc_spec,
+          "encoding_version": encodings.VERSION, "latpred_version": __version__}
+
+  log_path = workdir / "trials.jsonl"
+  done = {(r["trial"], r["device"]): r for r in _read_jsonl(log_path) if "device" in r}
+  pretrain_s = {r["trial"]: r["pretrain_s"] for r in _read_jsonl(log_path) if "pretrain_s" in r}
+  def sample_kwargs(hw_id=None):
+    return dict(mflops=space.mflops_A, mparams=space.mparams_A, encoding=sampler_enc,
+                latency=None if hw_id is None else table.latency_ms_HxA[hw_id])
+
+  for trial in range(config.num_trials):
+    seed = config.seed + 1000 * trial
+    if all((trial, hw) in done for hw in task.test_hw):
+      continue
+    like = init_params(model, space, supp, seed)
+    restored = checkpoints.restore(workdir / "pretrained", trial, like)
+    if restored is None:
+      t0 = time.time()
+      pool = np.arange(space.num_archs)
+      archs = samplers.sample(config.pretrain_sampler, min(config.pretrain_samples, len(pool)),
+                              seed, pool=pool, **sample_kwargs(train_ids[0]))
+      params, _ = loop.fit(
+          model, like, space.graph_set, supp, train_ids, table.latency_ms_HxA[train_ids], archs,
+          epochs=config.pretrain_epochs, batch_size=config.pretrain_batch, lr=config.lr,
+          weight_decay=config.weight_decay, final_lr=config.final_lr, seed=seed,
+          progress=lambda e, l: _log(f"[trial {trial}] pretrain epoch {e + 1}/"
+                                     f"{config.pretrain_epochs} loss {l:.4f}"))
+      pretrain_s[trial] = time.time() - t0
+      checkpoints.save(workdir / "pretrained", trial, params, meta)
+      with open(log_path, "a") as f:
+        f.write(json.dumps({"trial": trial, "pretrain_s": pretrain_s[trial]}) + "\n")
+    else:
+      params = restored[0]
+    for hw in task.test_hw:
+      if (trial, hw) in done:
+        continue
+      t0 = time.time()
+      hw_id = table.hw_index(hw)
+      truth = table.latency_ms_HxA[hw_id]
+      picks = samplers.sample(config.sampler, config.num_samples, seed + 1 + hw_id,
+                              pool=np.arange(space.num_archs), **sample_kwargs(hw_id))
+      adapted = transfer.adapt(
+          model, params, space.graph_set, supp, hw_id, picks, truth[picks], train_ids,
+          table.latency_ms_HxA[train_ids], epochs=config.transfer_epochs,
+          batch_size=config.transfer_batch, lr=config.transfer_lr,
+          weight_decay=config.weight_decay, final_lr=config.final_lr,
+          freeze=[g for g in config.freeze.split(",") if g], seed=seed + hw_id)
+      idx = metrics.eval_indices(config.eval_set, space.num_archs, picks)
+      scores = loop.predict(model, adapted.params, space.graph_set, supp, hw_id, idx)
+      a, b = adapted.scale_ms
+      row = {"trial": trial, "device": hw, "spearman": metrics.spearman(scores, truth[idx]),
+             "kendall": metrics.kendall(scores, truth[idx]),
+             "copied_hw_row": table.hw_names[adapted.source_hw],
+             "transfer_s": time.time() - t0}
+      done[(trial, hw)] = row
+      with open(log_path, "a") as f:
+        f.write(json.dumps(row) + "\n")
+      _log(f"[trial {trial}] {hw}: SRCC {row['spearman']:.3f} (row copied from "
+           f"{row['copied_hw_row']}, {row['transfer_s']:.1f} s)")
+      if trial == 0:
+        plots.scatter(a * scores + b, truth[idx], workdir / f"scatter_{hw}.png",
+                       f"{task.name} -> {hw}, trial 0, {config.num_samples} samples")
+
+  results = report.summarise(task, config, done, pretrain_s, time.time() - t_start)
+  (workdir / "results.json").write_text(json.dumps(results, indent=2))
+  (workdir / "results.md").write_text(report.markdown(results))
+  return results

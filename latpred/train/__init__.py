@@ -1,0 +1,1 @@
+"""Losses, pure training steps (the vmap over training devices lives here), checkpoints."""

@@ -1,0 +1,110 @@
+"""Predictor, vmapped step, transfer, and an end-to-end smoke run on a small real slice."""
+
+import json
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from latpred import graphs, transfer
+from latpred.data import load_latency_table
+from latpred.models.predictor import Predictor
+from latpred.spaces import load_space
+from latpred.train import steps
+
+
+@pytest.fixture(scope="module")
+def setup(data_dir):
+  space = load_space("nb201", data_dir)
+  table = load_latency_table("nb201", data_dir)
+  model = Predictor(num_node_types=len(space.node_types), num_hw=table.num_hw, width=16,
+                    op_dim=8, head_dims=(16,), supp_dims=(8,), dropout=0.0)
+  supp = np.random.default_rng(0).random((space.num_archs, 3)).astype(np.float32)
+  g = graphs.batch(space.graph_set, np.arange(4), 4)
+  params = model.init({"params": jax.random.PRNGKey(0)}, g, 0, supp[:5])
+  return space, table, model, supp, params
+
+
+def test_padding_does_not_change_predictions(setup):
+  space, _, model, supp, params = setup
+  idx = np.array([10, 20, 30])
+  out = []
+  for b in (3, 8):
+    g = graphs.batch(space.graph_set, idx, b)
+    s = np.zeros((b + 1, 3), np.float32)
+    s[:3] = supp[idx]
+    out.append(np.asarray(model.apply(params, g, 5, s))[:3])
+  np.testing.assert_allclose(out[0], out[1], rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("placement,layer", [("opwise", "ensemble"), ("head", "gat"),
+                                             ("opwise", "dgf")])
+def test_switches_run(setup, placement, layer):
+  space, table, _, supp, _ = setup
+  model = Predictor(num_node_types=len(space.node_types), num_hw=table.num_hw, width=8,
+                    op_dim=4, head_dims=(8,), hw_placement=placement, layer_type=layer,
+                    first_pass_layers=0 if layer == "dgf" else 2, additive_readout=False)
+  g = graphs.batch(space.graph_set, np.arange(4), 4)
+  p = model.init({"params": jax.random.PRNGKey(0)}, g, 1, None)
+  assert model.apply(p, g, 1, None).shape == (5,)
+
+
+def test_vmapped_loss_equals_per_device_loop(setup):
+  space, table, model, supp, params = setup
+  idx = np.arange(8)
+  g = graphs.batch(space.graph_set, idx, 8)
+  s = np.zeros((9, 3), np.float32)
+  s[:8] = supp[idx]
+  hw = np.array([0, 4, 9], np.int32)
+  lat = np.zeros((3, 9), np.float32)
+  lat[:, :8] = table.latency_ms_HxA[hw][:, idx]
+  rng = jax.random.PRNGKey(3)
+  vmapped = steps.batch_loss(params, model, g, s, hw, lat, rng)
+  keys = jax.random.split(rng, 3)
+  loop = np.mean([steps.per_hw_loss(params, model, g, s, hw[k], lat[k], keys[k])
+                  for k in range(3)])
+  assert float(vmapped) == pytest.approx(float(loop), rel=1e-5)
+
+
+def test_train_step_compiles_once_per_epoch(setup):
+  space, table, model, supp, params = setup
+  from latpred.train import loop
+  before = steps.train_step._cache_size()
+  loop.fit(model, params, space.graph_set, supp, [0, 1], table.latency_ms_HxA[[0, 1]],
+           np.arange(40), epochs=2, batch_size=16, lr=1e-3, weight_decay=0.0, final_lr=1e-5,
+           seed=0)
+  assert steps.train_step._cache_size() - before == 1
+
+
+def test_hw_row_copy_picks_most_correlated():
+  rng = np.random.default_rng(0)
+  target = rng.random(20)
+  rows = np.stack([rng.random(20), target * 2 + 0.01 * rng.random(20), -target])
+  assert transfer.most_correlated_hw(target, rows, [7, 3, 5]) == 3
+  params = {"params": {"hw_table": jnp.arange(12.0).reshape(4, 3)}}
+  new = transfer.copy_hw_row(params, 1, 3)
+  np.testing.assert_array_equal(new["params"]["hw_table"][3], [3.0, 4.0, 5.0])
+  np.testing.assert_array_equal(params["params"]["hw_table"][3], [9.0, 10.0, 11.0])
+
+
+def test_end_to_end_smoke_and_resume(data_dir, tmp_path):
+  import sys
+  sys.path.insert(0, str(__import__("pathlib").Path(__file__).resolve().parents[1]))
+  from configs import nasflat
+  from latpred import runner
+  config = nasflat.get_config("smoke")
+  config.data_dir = str(data_dir)
+  config.space, config.train_hw, config.test_hw = "nb201", "pixel3,gold_6226", "fpga,raspi4"
+  results = runner.run(config, tmp_path)
+  saved = json.loads((tmp_path / "results.json").read_text())
+  assert saved["task"] == "custom" and saved["test_hw"] == ["fpga", "raspi4"]
+  for hw in ("fpga", "raspi4"):
+    assert len(saved["per_device"][hw]["spearman"]) == 1
+    assert -1 <= saved["per_device"][hw]["spearman_mean"] <= 1
+    assert (tmp_path / f"scatter_{hw}.png").exists()
+  assert (tmp_path / "pretrained").is_dir() and (tmp_path / "results.md").exists()
+  # A rerun in the same workdir resumes: nothing is trained again, same numbers.
+  again = runner.run(config, tmp_path)
+  assert again["task_spearman_mean"] == results["task_spearman_mean"]
+  assert len((tmp_path / "trials.jsonl").read_text().splitlines()) == 3
