@@ -59,6 +59,17 @@ def init_params(model, space, supp, seed):
                     g, 0, s)
 
 
+_TRANSFER_FIELDS = ("data_dir", "num_samples", "sampler", "transfer_epochs", "transfer_batch", "transfer_lr",
+                    "freeze", "eval_set", "num_trials")
+
+
+def pretrain_signature(config, task) -> dict:
+  """Everything that determines a pretrained checkpoint (config less transfer/eval fields)."""
+  sig = {k: v for k, v in config.to_dict().items() if k not in _TRANSFER_FIELDS}
+  sig.update(task=task.name, train_hw=list(task.train_hw), space=task.space)
+  return sig
+
+
 def _log(msg):
   print(msg, file=sys.stderr, flush=True)
 
@@ -69,12 +80,17 @@ def _read_jsonl(path):
   return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
 
-def run(config, workdir) -> dict:
-  """Runs the task; returns (and writes to workdir/results.json) the results."""
+def run(config, workdir, pretrained_dir=None) -> dict:
+  """Runs the task; returns (and writes to workdir/results.json) the results.
+
+  Pretrained checkpoints go to `pretrained_dir` (default workdir/pretrained); runs that differ
+  only in transfer settings (samples, sampler, epochs) may share one.
+  """
   validate(config)
   t_start = time.time()
   workdir = pathlib.Path(workdir)
   workdir.mkdir(parents=True, exist_ok=True)
+  pretrained_dir = pathlib.Path(pretrained_dir or workdir / "pretrained")
   task = resolve_task(config)
   data_dir = config.data_dir or None
   space = load_space(task.space, data_dir, config.graph_variant)
@@ -86,21 +102,23 @@ def run(config, workdir) -> dict:
   model = build_model(config, space, table.num_hw)
   meta = {"config": config.to_dict(), "hw_names": list(table.hw_names), "space": task.space,
           "graph_variant": space.graph_variant, "encoding": enc_spec,
-          "encoding_version": encodings.VERSION, "latpred_version": __version__}
+          "encoding_version": encodings.VERSION, "latpred_version": __version__,
+          "pretrain_signature": pretrain_signature(config, task)}
 
   log_path = workdir / "trials.jsonl"
-  done = {(r["trial"], r["device"]): r for r in _read_jsonl(log_path) if "device" in r}
-  pretrain_s = {r["trial"]: r["pretrain_s"] for r in _read_jsonl(log_path) if "pretrain_s" in r}
+  done = {(r["trial"], r["device"]): r for r in _read_jsonl(log_path)}
+  pretrain_s = {}
   def sample_kwargs(hw_id=None):
     return dict(mflops=space.mflops_A, mparams=space.mparams_A, encoding=sampler_enc,
                 latency=None if hw_id is None else table.latency_ms_HxA[hw_id])
 
   for trial in range(config.num_trials):
     seed = config.seed + 1000 * trial
-    if all((trial, hw) in done for hw in task.test_hw):
-      continue
     like = init_params(model, space, supp, seed)
-    restored = checkpoints.restore(workdir / "pretrained", trial, like)
+    restored = checkpoints.restore(pretrained_dir, trial, like)
+    if all((trial, hw) in done for hw in task.test_hw):
+      pretrain_s[trial] = restored[1].get("pretrain_s") if restored else None
+      continue
     if restored is None:
       t0 = time.time()
       pool = np.arange(space.num_archs)
@@ -113,11 +131,14 @@ def run(config, workdir) -> dict:
           progress=lambda e, l: _log(f"[trial {trial}] pretrain epoch {e + 1}/"
                                      f"{config.pretrain_epochs} loss {l:.4f}"))
       pretrain_s[trial] = time.time() - t0
-      checkpoints.save(workdir / "pretrained", trial, params, meta)
-      with open(log_path, "a") as f:
-        f.write(json.dumps({"trial": trial, "pretrain_s": pretrain_s[trial]}) + "\n")
+      checkpoints.save(pretrained_dir, trial, params,
+                       {**meta, "trial": trial, "pretrain_s": pretrain_s[trial]})
     else:
-      params = restored[0]
+      params, saved_meta = restored
+      if saved_meta.get("pretrain_signature") != meta["pretrain_signature"]:
+        raise ValueError(f"{pretrained_dir} holds a checkpoint for trial {trial} pretrained with "
+                         "another configuration or task; use a new workdir/pretrained_dir")
+      pretrain_s[trial] = saved_meta.get("pretrain_s")
     for hw in task.test_hw:
       if (trial, hw) in done:
         continue

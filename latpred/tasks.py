@@ -195,7 +195,19 @@ GENERATED_TASKS: Mapping[str, Task] = {
     name: Task(name, "nb201", train, test, _GENERATED.format(seed=GENERATION_SEED)).validate()
     for name, train, test in _GENERATED_NB201}
 
-TASKS: Mapping[str, Task] = {**PAPER_TASKS, **GENERATED_TASKS}
+# Leave-devices-out FBNet splits used for tuning (FBNet has no generated paper-shaped tasks).
+# Hand-chosen so that no split repeats a paper task's target list: one phones/CPUs/FPGA -> GPUs,
+# one GPUs -> CPUs/phones.
+_TUNING = "tuning split (leave-devices-out), not a paper task"
+TUNING_TASKS: Mapping[str, Task] = {t.name: t.validate() for t in (
+    Task("FT1", "fbnet", ("essential_ph_1", "fpga", "gold_6226", "pixel2", "samsung_s7"),
+         ("2080ti_32", "2080ti_64", "titanx_1", "titanx_32", "titanxp_32"), _TUNING),
+    Task("FT2", "fbnet", ("titanx_1", "titanx_32", "titanx_64", "titanxp_32", "titanxp_64",
+                          "2080ti_64"),
+         ("gold_6240", "silver_4114", "pixel3", "samsung_a50"), _TUNING),
+)}
+
+TASKS: Mapping[str, Task] = {**PAPER_TASKS, **GENERATED_TASKS, **TUNING_TASKS}
 
 
 def get_task(name: str) -> Task:

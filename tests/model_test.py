@@ -107,4 +107,4 @@ def test_end_to_end_smoke_and_resume(data_dir, tmp_path):
   # A rerun in the same workdir resumes: nothing is trained again, same numbers.
   again = runner.run(config, tmp_path)
   assert again["task_spearman_mean"] == results["task_spearman_mean"]
-  assert len((tmp_path / "trials.jsonl").read_text().splitlines()) == 3
+  assert len((tmp_path / "trials.jsonl").read_text().splitlines()) == 2

@@ -1,0 +1,36 @@
+"""Runs the benchmark suite: methods x tasks x target-sample counts x trials.
+
+  python experiments/benchmark.py --methods=nasflat --tasks=ND,FD,F1,F2,F3,F4,FA \
+      --num_samples=5,10,20 --num_trials=3 --workdir=/tmp/bench
+"""
+
+import warnings
+
+from absl import app, flags, logging
+from ml_collections import config_flags
+
+warnings.filterwarnings("ignore", category=DeprecationWarning)
+
+from latpred import benchmark  # noqa: E402
+
+_CONFIG = config_flags.DEFINE_config_file("config", "configs/nasflat.py", lock_config=True)
+_METHODS = flags.DEFINE_list("methods", ["nasflat"], "Methods to run.")
+_TASKS = flags.DEFINE_list("tasks", ["ND", "FD", "F1", "F2", "F3", "F4", "FA"], "Task names.")
+_SAMPLES = flags.DEFINE_list("num_samples", ["5", "10", "20"], "Target sample counts.")
+_TRIALS = flags.DEFINE_integer("num_trials", 3, "Trials per run (overrides the config).")
+_WORKDIR = flags.DEFINE_string("workdir", None, "Output directory (resumable).", required=True)
+
+
+def main(argv):
+  del argv
+  logging.set_verbosity(logging.WARNING)
+  config = _CONFIG.value
+  with config.unlocked():
+    config.num_trials = _TRIALS.value
+  benchmark.run(config, _WORKDIR.value, _METHODS.value, _TASKS.value,
+                [int(m) for m in _SAMPLES.value])
+  print(f"wrote {_WORKDIR.value}/benchmark.md")
+
+
+if __name__ == "__main__":
+  app.run(main)
