@@ -34,6 +34,7 @@ def get_config(arg: str = "") -> ml_collections.ConfigDict:
   c.first_pass_layers = 2  # 0 disables the two-pass op-embedding update
   c.main_layers = 3
   c.width = 128
+  c.node_features = True  # per-node FLOPs/params beside the op embedding (beyond reference)
   c.additive_readout = True  # sum of per-node costs beside the pooled head (beyond reference)
   c.supp_encoding = "auto"  # auto (fbnet: zcp+flops_params, nb201: flops_params+opcount) | none | kinds joined by '+'
   c.dropout = 0.1

@@ -8,7 +8,7 @@ graph last, padding nodes and edges at the end), and `node_mask` / `graph_mask` 
 """
 
 import dataclasses
-from typing import Callable, Sequence
+from typing import Callable, Optional, Sequence
 
 import jax.numpy as jnp
 import jraph
@@ -23,6 +23,7 @@ class GraphSet:
   senders_AxE: np.ndarray  # int32, local node index
   receivers_AxE: np.ndarray  # int32, local node index
   edge_mask_AxE: np.ndarray  # bool: False for unused edge slots
+  node_feats_AxNxF: np.ndarray  # float32 per-node features (F may be 0)
 
   @property
   def num_archs(self) -> int:
@@ -37,8 +38,10 @@ class GraphSet:
     return self.senders_AxE.shape[1]
 
 
-def build_graph_set(graphs: Sequence[tuple[np.ndarray, np.ndarray, np.ndarray]]) -> GraphSet:
-  """Stacks per-architecture (node_types, senders, receivers) with equal node counts."""
+def build_graph_set(graphs: Sequence[tuple[np.ndarray, np.ndarray, np.ndarray]],
+                    node_feats_AxNxF: Optional[np.ndarray] = None) -> GraphSet:
+  """Stacks per-architecture (node_types, senders, receivers) with equal node counts, and
+  optional per-node features [A, N, F]."""
   num_nodes = {len(g[0]) for g in graphs}
   if len(num_nodes) != 1:
     raise ValueError(f"all graphs of a space need the same node count, got {sorted(num_nodes)}")
@@ -50,16 +53,22 @@ def build_graph_set(graphs: Sequence[tuple[np.ndarray, np.ndarray, np.ndarray]])
   for i, (_, s, r) in enumerate(graphs):
     senders[i, :len(s)], receivers[i, :len(r)], mask[i, :len(s)] = s, r, True
   nodes = np.stack([g[0] for g in graphs]).astype(np.int32)
-  for arr in (nodes, senders, receivers, mask):
+  if node_feats_AxNxF is None:
+    node_feats_AxNxF = np.zeros(nodes.shape + (0,), np.float32)
+  feats = np.asarray(node_feats_AxNxF, np.float32)
+  if feats.shape[:2] != nodes.shape:
+    raise ValueError(f"node features {feats.shape} do not match nodes {nodes.shape}")
+  for arr in (nodes, senders, receivers, mask, feats):
     arr.setflags(write=False)
-  return GraphSet(nodes, senders, receivers, mask)
+  return GraphSet(nodes, senders, receivers, mask, feats)
 
 
 def batch(graph_set: GraphSet, arch_idx: np.ndarray, batch_size: int) -> jraph.GraphsTuple:
   """Pads the graphs of `arch_idx` (at most `batch_size`) into a fixed-shape GraphsTuple.
 
   Shapes depend only on `batch_size` and the space: B+1 graphs, B*N+1 nodes, B*E+1 edges.
-  `nodes` holds node-type ids (int32); `globals` is None (targets never ride in the graph).
+  `nodes` is {'type': int32 [T] node-type ids, 'feat': float32 [T, F]}; `globals` is None
+  (targets never ride in the graph).
   """
   arch_idx = np.asarray(arch_idx, dtype=np.int64)
   b = len(arch_idx)
@@ -68,8 +77,10 @@ def batch(graph_set: GraphSet, arch_idx: np.ndarray, batch_size: int) -> jraph.G
   n, e = graph_set.num_nodes, graph_set.num_edge_slots
   total_nodes, total_edges = batch_size * n + 1, batch_size * e + 1
 
-  nodes = np.zeros(total_nodes, np.int32)
-  nodes[:b * n] = graph_set.node_types_AxN[arch_idx].reshape(-1)
+  types = np.zeros(total_nodes, np.int32)
+  types[:b * n] = graph_set.node_types_AxN[arch_idx].reshape(-1)
+  feats = np.zeros((total_nodes, graph_set.node_feats_AxNxF.shape[2]), np.float32)
+  feats[:b * n] = graph_set.node_feats_AxNxF[arch_idx].reshape(b * n, -1)
 
   offsets = (np.arange(b) * n)[:, None]
   mask = graph_set.edge_mask_AxE[arch_idx].reshape(-1)
@@ -86,13 +97,13 @@ def batch(graph_set: GraphSet, arch_idx: np.ndarray, batch_size: int) -> jraph.G
   n_edge = np.zeros(batch_size + 1, np.int32)
   n_edge[:b] = graph_set.edge_mask_AxE[arch_idx].sum(axis=1)
   n_edge[-1] = total_edges - len(senders_real)
-  return jraph.GraphsTuple(nodes=nodes, edges=None, senders=senders, receivers=receivers,
+  return jraph.GraphsTuple(nodes={"type": types, "feat": feats}, edges=None, senders=senders, receivers=receivers,
                            globals=None, n_node=n_node, n_edge=n_edge)
 
 
 def node_mask(graphs: jraph.GraphsTuple) -> jnp.ndarray:
   """True for real nodes (jittable): all nodes but the padding graph's, which come last."""
-  num_nodes = graphs.nodes.shape[0]
+  num_nodes = graphs.nodes["type"].shape[0]
   return jnp.arange(num_nodes) < num_nodes - graphs.n_node[-1]
 
 
@@ -103,7 +114,7 @@ def graph_mask(graphs: jraph.GraphsTuple) -> jnp.ndarray:
 
 def node_graph_index(graphs: jraph.GraphsTuple) -> jnp.ndarray:
   """Graph id of every node, int32 [num_nodes] (jittable, static total)."""
-  num_nodes = graphs.nodes.shape[0]
+  num_nodes = graphs.nodes["type"].shape[0]
   return jnp.repeat(jnp.arange(graphs.n_node.shape[0]), graphs.n_node,
                     total_repeat_length=num_nodes)
 

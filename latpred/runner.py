@@ -49,7 +49,8 @@ def build_model(config, space, num_hw) -> Predictor:
                    hw_dim=config.hw_dim, hw_placement=config.hw_placement,
                    layer_type=config.layer_type, first_pass_layers=config.first_pass_layers,
                    main_layers=config.main_layers, width=config.width,
-                   additive_readout=config.additive_readout, dropout=config.dropout)
+                   additive_readout=config.additive_readout, dropout=config.dropout,
+                   node_features=config.node_features)
 
 
 def init_params(model, space, supp, seed):

@@ -46,3 +46,24 @@ def test_space_indexing_and_costs(data_dir):
   np.testing.assert_allclose(space.mparams_A * 1e6, zcp[:, tables.ZCP_NAMES.index("params")])
   with pytest.raises(ValueError, match="not among the 5000"):
     space.index_of([0] * 22)
+
+
+def test_layer_costs_are_exact_and_feed_node_features(data_dir):
+  space = load_space("fbnet", data_dir)
+  ops = tables.load_fbnet_archs(data_dir)
+  totals = np.stack([space.mflops_A, space.mparams_A], 1)
+  costs = fbnet.layer_costs(ops, totals)
+  assert costs.shape == (22, 9, 2) and np.all(costs[:, fbnet.SKIP] == 0)
+  per_arch = costs[np.arange(22), ops].sum(1)  # [A, 2]
+  fixed = totals - per_arch
+  np.testing.assert_allclose(fixed, np.broadcast_to(fixed[0], fixed.shape), rtol=1e-9)
+  feats = space.graph_set.node_feats_AxNxF
+  assert feats.shape == (5000, 24, 2) and np.all(feats[:, [0, -1]] == 0)
+  assert np.abs(feats).max() == pytest.approx(1.0)
+
+
+def test_layer_costs_refuse_non_additive_totals():
+  rng = np.random.default_rng(0)
+  ops = rng.integers(0, 9, size=(300, 22))
+  with pytest.raises(ValueError, match="not additive"):
+    fbnet.layer_costs(ops, rng.random((300, 1)))

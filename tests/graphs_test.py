@@ -10,7 +10,7 @@ from latpred.spaces import load_space
 
 def _masked_node_sum(g: jraph.GraphsTuple):
   """Per-graph sum of (node type + 1) over real nodes only."""
-  values = (g.nodes + 1) * graphs.node_mask(g)
+  values = (g.nodes["type"] + 1) * graphs.node_mask(g)
   per_graph = jax.ops.segment_sum(values, graphs.node_graph_index(g), g.n_node.shape[0])
   return jnp.where(graphs.graph_mask(g), per_graph, 0)
 
@@ -34,8 +34,8 @@ def test_fixed_shapes_and_jraph_contract(data_dir):
   a = graphs.batch(gs, np.arange(5), 8)
   b = graphs.batch(gs, np.arange(100, 108), 8)
   for g in (a, b):
-    assert g.nodes.shape == (8 * 8 + 1,) and g.senders.shape == (8 * gs.num_edge_slots + 1,)
-    assert g.n_node.shape == (9,) and g.n_node.sum() == g.nodes.shape[0]
+    assert g.nodes["type"].shape == (8 * 8 + 1,) and g.senders.shape == (8 * gs.num_edge_slots + 1,)
+    assert g.n_node.shape == (9,) and g.n_node.sum() == g.nodes["type"].shape[0]
     assert g.n_edge.sum() == g.senders.shape[0]
     # jraph's own masks agree with ours.
     np.testing.assert_array_equal(jraph.get_graph_padding_mask(g), graphs.graph_mask(g))

@@ -73,3 +73,10 @@ def test_graph_variants_validated(data_dir):
   pruned = load_space("nb201", data_dir, graph_variant="pruned")
   assert pruned.graph_set.node_types_AxN.shape == (15625, 8)
   assert np.all(pruned.graph_set.edge_mask_AxE.sum(1) <= pruned.graph_set.num_edge_slots)
+
+
+def test_node_costs_sum_to_the_cell_part_of_flops_params():
+  ops = nb201.parse(CELL)
+  empty = nb201.flops_params(["none"] * 6)
+  total = nb201.flops_params(ops)
+  np.testing.assert_allclose(nb201.node_costs(ops).sum(0) + empty, total, rtol=1e-12)

@@ -37,19 +37,22 @@ class Predictor(nn.Module):
   additive_readout: bool = True
   drop_input_node: bool = True  # the reference's mean readout skipped the input node
   dropout: float = 0.1
+  node_features: bool = True  # per-node FLOPs/params features beside the op embedding
 
   @nn.compact
   def __call__(self, graphs: jraph.GraphsTuple, hw_id, supp: Optional[jnp.ndarray] = None,
                train: bool = False):
     """Scores [num_graphs] (padding graph included; mask with `graphs.graph_mask`)."""
-    num_nodes = graphs.nodes.shape[0]
+    num_nodes = graphs.nodes["type"].shape[0]
     num_graphs = graphs.n_node.shape[0]
     node_graph = graphs_lib.node_graph_index(graphs)
     real = graphs_lib.node_mask(graphs)
 
     hw_table = self.param("hw_table", nn.initializers.normal(1.0), (self.num_hw, self.hw_dim))
     hw_vec = hw_table[hw_id]
-    emb = nn.Embed(self.num_node_types, self.op_dim, name="op_embed")(graphs.nodes)
+    emb = nn.Embed(self.num_node_types, self.op_dim, name="op_embed")(graphs.nodes["type"])
+    if self.node_features:
+      emb = jnp.concatenate([emb, graphs.nodes["feat"]], -1)
     if self.hw_placement == "opwise":
       emb = jnp.concatenate([emb, jnp.broadcast_to(hw_vec, (num_nodes, self.hw_dim))], -1)
     elif self.hw_placement != "head":
@@ -88,7 +91,7 @@ class Predictor(nn.Module):
         jnp.concatenate(parts, -1), train)[:, 0]
 
     if self.additive_readout:
-      node_in = jnp.concatenate([h, jnp.broadcast_to(hw_vec, (num_nodes, self.hw_dim))], -1)
+      node_in = jnp.concatenate([h, emb, jnp.broadcast_to(hw_vec, (num_nodes, self.hw_dim))], -1)
       cost = MLP((64, 1), activate_last=False, name="node_cost")(node_in)[:, 0]
       score = score + jax.ops.segment_sum(cost * weight, node_graph, num_graphs)
     return score

@@ -64,3 +64,33 @@ def graph(op_ids: Sequence[int], variant: str = "chain"):
     loops = np.arange(NUM_LAYERS, dtype=np.int32)
     return np.array(layers, dtype=np.int32), loops, loops.copy()
   raise ValueError(f"unknown FBNet graph variant {variant!r}; valid: {', '.join(VARIANTS)}")
+
+
+SKIP = OPS.index("skip")
+
+
+def layer_costs(op_ids_AxL: np.ndarray, totals_AxK: np.ndarray) -> np.ndarray:
+  """Per-(layer, op) share of additive network totals (e.g. FLOPs, params), [L, 9, K].
+
+  Totals are a fixed part plus one cost per layer that depends on the layer and its op, so a
+  least-squares fit on one-hot (layer, op) recovers the per-layer costs exactly. Each layer's
+  `skip` is the reference (cost 0; the fixed part absorbs the rest), so costs of other ops are
+  relative to skip and may be negative where skip carries a projection.
+
+  Raises:
+    ValueError: the totals are not additive over layers (relative residual above 1e-6).
+  """
+  a, num_layers = op_ids_AxL.shape
+  cols = [(layer, op) for layer in range(num_layers) for op in range(len(OPS)) if op != SKIP]
+  x = np.zeros((a, len(cols) + 1))
+  x[:, -1] = 1.0
+  for c, (layer, op) in enumerate(cols):
+    x[:, c] = op_ids_AxL[:, layer] == op
+  coef, *_ = np.linalg.lstsq(x, totals_AxK, rcond=None)
+  residual = np.abs(x @ coef - totals_AxK).max(0) / np.abs(totals_AxK).mean(0)
+  if np.any(residual > 1e-6):
+    raise ValueError(f"totals are not additive over layers (relative residual {residual})")
+  out = np.zeros((num_layers, len(OPS), totals_AxK.shape[1]))
+  for c, (layer, op) in enumerate(cols):
+    out[layer, op] = coef[c]
+  return out

@@ -188,3 +188,12 @@ def flops_params(ops: Sequence[str]) -> tuple[float, float]:
     f, p = _OP_COST[op]
     flops, params = flops + f, params + p
   return flops / 1e6, params / 1e6
+
+
+def node_costs(ops: Sequence[str]) -> np.ndarray:
+  """Per-node (MFLOPs, Mparams) of the 8-node graph: each op's cost summed over the network's
+  15 cells; input and output nodes cost 0. float64 [8, 2]."""
+  out = np.zeros((NUM_NODES, 2))
+  for k, op in enumerate(ops):
+    out[k + 1] = np.array(_OP_COST[op]) / 1e6
+  return out

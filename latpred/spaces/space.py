@@ -56,6 +56,12 @@ class SearchSpace:
     return np.array([self.index_of(a) for a in archs], dtype=np.int64)
 
 
+def node_cost_features(costs_AxNx2: np.ndarray) -> np.ndarray:
+  """Per-node (MFLOPs, Mparams) as model features: signed log1p, scaled to [-1, 1] per column."""
+  x = np.sign(costs_AxNx2) * np.log1p(np.abs(costs_AxNx2))
+  return (x / np.maximum(np.abs(x).max(axis=(0, 1)), 1e-12)).astype(np.float32)
+
+
 def _check_variant(space: str, variant: str) -> str:
   if variant not in GRAPH_VARIANTS[space]:
     raise ValueError(f"unknown {space} graph variant {variant!r}; valid: "
@@ -68,17 +74,23 @@ def _build(space: str, variant: str, root) -> SearchSpace:
   if space == "nb201":
     names = tables.load_nb201_archs(root)
     cells = [nb201.parse(a) for a in names]
+    node_costs = np.stack([nb201.node_costs(ops) for ops in cells])
     graph_set = graphs_lib.build_graph_set(
-        [nb201.graph(ops, pruned=variant == "pruned") for ops in cells])
+        [nb201.graph(ops, pruned=variant == "pruned") for ops in cells],
+        node_cost_features(node_costs))
     costs = np.array([nb201.flops_params(ops) for ops in cells])
     node_types = nb201.NODE_TYPES
   else:
     ops = tables.load_fbnet_archs(root)
     names = tuple(fbnet.to_string(row) for row in ops)
-    graph_set = graphs_lib.build_graph_set([fbnet.graph(row, variant) for row in ops])
     zcp = tables.load_fbnet_zcp(root)
     costs = np.stack([zcp[:, tables.ZCP_NAMES.index("flops")] / 1e6,
                       zcp[:, tables.ZCP_NAMES.index("params")] / 1e6], axis=1)
+    per_layer = fbnet.layer_costs(ops, costs)[np.arange(fbnet.NUM_LAYERS), ops]  # [A, L, 2]
+    if variant == "chain":  # input and output nodes cost 0
+      per_layer = np.pad(per_layer, ((0, 0), (1, 1), (0, 0)))
+    graph_set = graphs_lib.build_graph_set([fbnet.graph(row, variant) for row in ops],
+                                           node_cost_features(per_layer))
     node_types = fbnet.NODE_TYPES
   mflops, mparams = (np.ascontiguousarray(costs[:, i]) for i in (0, 1))
   for arr in (mflops, mparams):
