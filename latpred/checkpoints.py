@@ -35,3 +35,24 @@ def restore(directory, step: int, like_params):
     return out["state"], out["meta"]
   finally:
     mngr.close()
+
+
+def restore_meta(directory, step: int) -> dict:
+  """The JSON metadata saved at `step`."""
+  mngr = _manager(directory)
+  try:
+    return mngr.restore(step, args=ocp.args.Composite(meta=ocp.args.JsonRestore()))["meta"]
+  finally:
+    mngr.close()
+
+
+def steps(directory) -> list[int]:
+  """Saved steps in `directory` (empty if there is none)."""
+  path = pathlib.Path(directory).resolve()
+  if not path.exists():
+    return []
+  mngr = _manager(path)
+  try:
+    return list(mngr.all_steps())
+  finally:
+    mngr.close()

@@ -108,3 +108,22 @@ def test_end_to_end_smoke_and_resume(data_dir, tmp_path):
   again = runner.run(config, tmp_path)
   assert again["task_spearman_mean"] == results["task_spearman_mean"]
   assert len((tmp_path / "trials.jsonl").read_text().splitlines()) == 2
+
+  # The checkpoint loads as an importable predictor; adaptation gives milliseconds.
+  from latpred.predict import LatencyPredictor
+  from latpred.data import load_latency_table
+  predictor = LatencyPredictor.load(tmp_path / "pretrained", data_dir=data_dir)
+  assert predictor.train_hw == ("pixel3", "gold_6226")
+  table = load_latency_table("nb201", data_dir)
+  archs = [predictor.space.arch_names[i] for i in range(0, 15625, 1000)]
+  truth = table.latency_ms("fpga")[::1000]
+  with pytest.raises(ValueError, match="adapt"):
+    predictor.predict_ms(archs, "fpga")
+  adapted = predictor.adapt("fpga", archs, truth)
+  ms = adapted.predict_ms(archs, "fpga")
+  assert ms.shape == (len(archs),) and np.all(np.isfinite(ms))
+  assert abs(np.mean(ms) - np.mean(truth)) < 0.5 * np.mean(truth)
+  with pytest.raises(KeyError, match="valid"):
+    adapted.predict_scores(archs, "tpu")
+  with pytest.raises(ValueError, match="positive"):
+    predictor.adapt("fpga", archs[:3], [1.0, -2.0, 3.0])
