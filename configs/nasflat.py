@@ -36,7 +36,11 @@ def get_config(arg: str = "") -> ml_collections.ConfigDict:
   c.width = 128
   c.node_features = True  # per-node FLOPs/params beside the op embedding (beyond reference)
   c.additive_readout = True  # sum of per-node costs beside the pooled head (beyond reference)
-  c.supp_encoding = "auto"  # auto (fbnet: zcp+flops_params, nb201: flops_params+opcount) | none | kinds joined by '+'
+  # Supplementary per-architecture encoding: 'none' or kinds joined by '+' (zcp: fbnet only,
+  # flops_params, opcount); 'auto' uses the per-space field below.
+  c.supp_encoding = "auto"
+  c.supp_encoding_nb201 = "flops_params+opcount"
+  c.supp_encoding_fbnet = "zcp+flops_params"
   c.dropout = 0.1
 
   # Pretraining (on the task's training devices, vmapped over devices)

@@ -10,6 +10,16 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 
+def _save(fig, path, dpi: int = 100) -> pathlib.Path:
+  """Writes `fig` as a PNG (creating folders) and closes it."""
+  fig.tight_layout()
+  path = pathlib.Path(path)
+  path.parent.mkdir(parents=True, exist_ok=True)
+  fig.savefig(path, dpi=dpi)
+  plt.close(fig)
+  return path
+
+
 def hw_correlation_heatmap(corr_HxH: np.ndarray, hw_names: Sequence[str], path,
                            train_hw: Sequence[str] = (), test_hw: Sequence[str] = (),
                            title: Optional[str] = None) -> pathlib.Path:
@@ -38,12 +48,7 @@ def hw_correlation_heatmap(corr_HxH: np.ndarray, hw_names: Sequence[str], path,
   fig.colorbar(im, ax=ax, label="Spearman correlation of latency over all architectures")
   ax.set_title(title or "device x device latency rank correlation "
                "(blue: training devices, red: target devices)")
-  fig.tight_layout()
-  path = pathlib.Path(path)
-  path.parent.mkdir(parents=True, exist_ok=True)
-  fig.savefig(path, dpi=110)
-  plt.close(fig)
-  return path
+  return _save(fig, path, dpi=110)
 
 
 def scatter(pred_ms, true_ms, path, title: str) -> pathlib.Path:
@@ -55,12 +60,7 @@ def scatter(pred_ms, true_ms, path, title: str) -> pathlib.Path:
   ax.set_xlabel("measured latency (ms)")
   ax.set_ylabel("predicted latency (ms, rescaled from the samples)")
   ax.set_title(title, fontsize=9)
-  fig.tight_layout()
-  path = pathlib.Path(path)
-  path.parent.mkdir(parents=True, exist_ok=True)
-  fig.savefig(path, dpi=100)
-  plt.close(fig)
-  return path
+  return _save(fig, path)
 
 
 def srcc_vs_samples(runs, flops, path) -> pathlib.Path:
@@ -81,9 +81,4 @@ def srcc_vs_samples(runs, flops, path) -> pathlib.Path:
   for ax in list(axes.flat)[len(task_names):]:
     ax.axis("off")
   axes.flat[0].legend(fontsize=8)
-  fig.tight_layout()
-  path = pathlib.Path(path)
-  path.parent.mkdir(parents=True, exist_ok=True)
-  fig.savefig(path, dpi=100)
-  plt.close(fig)
-  return path
+  return _save(fig, path)

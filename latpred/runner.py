@@ -17,7 +17,6 @@ from latpred.models.predictor import Predictor
 from latpred.spaces import load_space
 from latpred.train import loop
 
-_AUTO_ENCODING = {"fbnet": "zcp+flops_params", "nb201": "flops_params+opcount"}
 _CHOICES = {"hw_placement": ("opwise", "head"), "layer_type": ("dgf", "gat", "ensemble"),
             "eval_set": metrics.EVAL_SETS, "sampler": samplers.SAMPLERS,
             "pretrain_sampler": samplers.SAMPLERS}
@@ -28,12 +27,22 @@ def validate(config) -> None:
   for field, valid in _CHOICES.items():
     if config[field] not in valid:
       raise ValueError(f"config.{field}={config[field]!r}; valid: {', '.join(valid)}")
-  if config.supp_encoding != "auto":
-    encodings.parse_kinds(config.supp_encoding)
+  for field in ("supp_encoding", "supp_encoding_nb201", "supp_encoding_fbnet"):
+    if config[field] != "auto":
+      encodings.parse_kinds(config[field])
+  if "zcp" in encodings.parse_kinds(config.supp_encoding_nb201):
+    raise ValueError("config.supp_encoding_nb201: zero-cost proxies exist for fbnet only")
   for field in ("num_samples", "num_trials", "pretrain_samples", "pretrain_batch",
                 "transfer_batch"):
     if config[field] < 1:
       raise ValueError(f"config.{field} must be >= 1, got {config[field]}")
+
+
+def encoding_spec(config, space: str) -> str:
+  """The supplementary encoding for `space`: supp_encoding, or the per-space field if 'auto'."""
+  if config.supp_encoding != "auto":
+    return config.supp_encoding
+  return config[f"supp_encoding_{space}"]
 
 
 def resolve_task(config) -> tasks.Task:
@@ -96,7 +105,7 @@ def run(config, workdir, pretrained_dir=None) -> dict:
   data_dir = config.data_dir or None
   space = load_space(task.space, data_dir, config.graph_variant)
   table = load_latency_table(task.space, data_dir)
-  enc_spec = _AUTO_ENCODING[task.space] if config.supp_encoding == "auto" else config.supp_encoding
+  enc_spec = encoding_spec(config, task.space)
   supp = encodings.encoding(space, enc_spec, data_dir)
   sampler_enc = supp if supp.shape[1] else encodings.encoding(space, "flops_params")
   train_ids = table.hw_indices(task.train_hw)

@@ -127,3 +127,26 @@ def test_end_to_end_smoke_and_resume(data_dir, tmp_path):
     adapted.predict_scores(archs, "tpu")
   with pytest.raises(ValueError, match="positive"):
     predictor.adapt("fpga", archs[:3], [1.0, -2.0, 3.0])
+
+
+def test_config_validation_lists_valid_choices():
+  import sys
+  sys.path.insert(0, str(__import__("pathlib").Path(__file__).resolve().parents[1]))
+  from configs import nasflat
+  from latpred import runner
+  for field, bad, valid in (("layer_type", "gcn", "dgf, gat, ensemble"),
+                            ("sampler", "best", "random"),
+                            ("eval_set", "some", "paper_first128"),
+                            ("supp_encoding", "zcp+nwot", "opcount")):
+    config = nasflat.get_config()
+    config[field] = bad
+    with pytest.raises(ValueError, match=valid):
+      runner.validate(config)
+  config = nasflat.get_config()
+  config.supp_encoding_nb201 = "zcp"
+  with pytest.raises(ValueError, match="fbnet only"):
+    runner.validate(config)
+  config = nasflat.get_config()
+  config.train_hw = "pixel3"
+  with pytest.raises(ValueError, match="needs --config.space"):
+    runner.resolve_task(config)
