@@ -35,6 +35,7 @@ def get_config(arg: str = "") -> ml_collections.ConfigDict:
   c.main_layers = 3
   c.width = 128
   c.node_features = True  # per-node FLOPs/params beside the op embedding (beyond reference)
+  c.linear_cost = True  # additive readout: + device-weighted node FLOPs/params (beyond reference)
   c.additive_readout = True  # sum of per-node costs beside the pooled head (beyond reference)
   # Supplementary per-architecture encoding: 'none' or kinds joined by '+' (zcp: fbnet only,
   # flops_params, opcount); 'auto' uses the per-space field below.

@@ -59,7 +59,7 @@ def build_model(config, space, num_hw) -> Predictor:
                    layer_type=config.layer_type, first_pass_layers=config.first_pass_layers,
                    main_layers=config.main_layers, width=config.width,
                    additive_readout=config.additive_readout, dropout=config.dropout,
-                   node_features=config.node_features)
+                   node_features=config.node_features, linear_cost=config.linear_cost)
 
 
 def init_params(model, space, supp, seed):

@@ -7,8 +7,9 @@ Parts (each a field): op embeddings; a hardware-embedding table with one row per
 space, placed op-wise (concatenated to every node) or at the head (through an MLP); DGF / GAT /
 ensemble layers; the two-pass op-embedding update; mean readout; an optional supplementary
 encoding MLP; an optional *additive* readout (beyond the reference: a per-node cost from the
-node's final features and the device row, summed over the graph, since latency is close to a sum
-of per-layer costs and a mean cannot count layers); the MLP head.
+node's final features and the device row, plus optionally a device-weighted linear term in the
+node's FLOPs and params, summed over the graph, since latency is close to a sum of per-layer
+costs and a mean cannot count layers); the MLP head.
 """
 
 from typing import Optional
@@ -38,6 +39,7 @@ class Predictor(nn.Module):
   drop_input_node: bool = True  # the reference's mean readout skipped the input node
   dropout: float = 0.1
   node_features: bool = True  # per-node FLOPs/params features beside the op embedding
+  linear_cost: bool = True  # additive readout adds w_hw . (node FLOPs, node params)
 
   @nn.compact
   def __call__(self, graphs: jraph.GraphsTuple, hw_id, supp: Optional[jnp.ndarray] = None,
@@ -52,7 +54,7 @@ class Predictor(nn.Module):
     hw_vec = hw_table[hw_id]
     emb = nn.Embed(self.num_node_types, self.op_dim, name="op_embed")(graphs.nodes["type"])
     if self.node_features:
-      emb = jnp.concatenate([emb, graphs.nodes["feat"]], -1)
+      emb = jnp.concatenate([emb, graphs.nodes["feat"][:, :2]], -1)
     if self.hw_placement == "opwise":
       emb = jnp.concatenate([emb, jnp.broadcast_to(hw_vec, (num_nodes, self.hw_dim))], -1)
     elif self.hw_placement != "head":
@@ -93,5 +95,8 @@ class Predictor(nn.Module):
     if self.additive_readout:
       node_in = jnp.concatenate([h, emb, jnp.broadcast_to(hw_vec, (num_nodes, self.hw_dim))], -1)
       cost = MLP((64, 1), activate_last=False, name="node_cost")(node_in)[:, 0]
+      if self.linear_cost:  # device-specific weights on each node's FLOPs and params
+        weights = nn.Dense(2, name="hw_linear_cost")(hw_vec)
+        cost = cost + graphs.nodes["feat"][:, 2:4] @ weights
       score = score + jax.ops.segment_sum(cost * weight, node_graph, num_graphs)
     return score

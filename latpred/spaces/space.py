@@ -57,9 +57,16 @@ class SearchSpace:
 
 
 def node_cost_features(costs_AxNx2: np.ndarray) -> np.ndarray:
-  """Per-node (MFLOPs, Mparams) as model features: signed log1p, scaled to [-1, 1] per column."""
-  x = np.sign(costs_AxNx2) * np.log1p(np.abs(costs_AxNx2))
-  return (x / np.maximum(np.abs(x).max(axis=(0, 1)), 1e-12)).astype(np.float32)
+  """Per-node (MFLOPs, Mparams) as model features, float32 [A, N, 4]:
+
+  columns 0-1: signed log1p, scaled to [-1, 1] per column (for the GNN);
+  columns 2-3: linear, divided by the largest per-architecture total (sums over a graph are the
+  architecture's FLOPs / params up to a constant shift, for the additive readout's linear cost).
+  """
+  logs = np.sign(costs_AxNx2) * np.log1p(np.abs(costs_AxNx2))
+  logs = logs / np.maximum(np.abs(logs).max(axis=(0, 1)), 1e-12)
+  linear = costs_AxNx2 / np.maximum(np.abs(costs_AxNx2.sum(1)).max(0), 1e-12)
+  return np.concatenate([logs, linear], axis=-1).astype(np.float32)
 
 
 def _check_variant(space: str, variant: str) -> str:
