@@ -45,6 +45,7 @@ def get_config(arg: str = "") -> ml_collections.ConfigDict:
   c.dropout = 0.1
 
   # Pretraining (on the task's training devices, vmapped over devices)
+  c.ensemble_size = 1  # predictors per trial (own pretraining seed and fine-tune), scores averaged
   c.pretrain_samples = 512  # architectures per training device (the same ones on every device)
   c.pretrain_sampler = "random"
   c.pretrain_epochs = 20
@@ -68,7 +69,7 @@ def get_config(arg: str = "") -> ml_collections.ConfigDict:
 
   if arg == "smoke":
     c.pretrain_samples, c.pretrain_epochs, c.transfer_epochs = 32, 2, 2
-    c.width, c.num_trials, c.num_samples = 16, 1, 8
+    c.width, c.num_trials, c.num_samples, c.ensemble_size = 16, 1, 8, 2
   elif arg:
     raise ValueError(f"unknown config arg {arg!r}; valid: '' or 'smoke'")
   return c

@@ -89,6 +89,25 @@ def markdown(runs, flops) -> str:
       lines.append(f"| {task} | {method} | " + " | ".join(cells) +
                    f" | {flops[task]:.3f} | {ref.get('HELP', '')} | "
                    f"{ref.get('MultiPredict', '')} | {ref.get('NASFLAT', '')} |")
-  times = [t for r in runs for t in r["wall_time_s"]["pretrain"] if t]
-  lines += ["", f"Median pretraining time per trial: {np.median(times):.0f} s." if times else ""]
+  lines += ["", "Wall time per trial on this machine (median over trials; a trial is pretraining "
+            "plus transfer and evaluation on every target at the largest sample count):", "",
+            "| task | method | training devices | pretrain (s) | trial (s) |", "|---|---|---|---|---|"]
+  for task in dict.fromkeys(r["task"] for r in runs):
+    for method in dict.fromkeys(r["method"] for r in runs):
+      match = [r for r in runs if (r["task"], r["method"]) == (task, method)]
+      if not match:
+        continue
+      last = max(match, key=lambda r: r["num_samples"])
+      pre, trial = trial_times(last)
+      lines.append(f"| {task} | {method} | {len(last['train_hw'])} | {np.median(pre):.0f} | "
+                   f"{np.median(trial):.0f} |")
   return "\n".join(lines) + "\n"
+
+
+def trial_times(result) -> tuple[list, list]:
+  """(pretraining seconds, whole-trial seconds) per trial of one run's results."""
+  pre = [t or 0.0 for t in result["wall_time_s"]["pretrain"]]
+  trial = list(pre)
+  for key, seconds in result["wall_time_s"]["transfer"].items():
+    trial[int(key.rsplit("trial", 1)[1])] += seconds
+  return pre, trial

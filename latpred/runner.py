@@ -33,7 +33,7 @@ def validate(config) -> None:
   if "zcp" in encodings.parse_kinds(config.supp_encoding_nb201):
     raise ValueError("config.supp_encoding_nb201: zero-cost proxies exist for fbnet only")
   for field in ("num_samples", "num_trials", "pretrain_samples", "pretrain_batch",
-                "transfer_batch"):
+                "transfer_batch", "ensemble_size"):
     if config[field] < 1:
       raise ValueError(f"config.{field} must be >= 1, got {config[field]}")
 
@@ -69,7 +69,7 @@ def init_params(model, space, supp, seed):
                     g, 0, s)
 
 
-_TRANSFER_FIELDS = ("data_dir", "num_samples", "sampler", "transfer_epochs", "transfer_batch", "transfer_lr",
+_TRANSFER_FIELDS = ("data_dir", "ensemble_size", "num_samples", "sampler", "transfer_epochs", "transfer_batch", "transfer_lr",
                     "freeze", "eval_set", "num_trials")
 
 
@@ -78,6 +78,15 @@ def pretrain_signature(config, task) -> dict:
   sig = {k: v for k, v in config.to_dict().items() if k not in _TRANSFER_FIELDS}
   sig.update(task=task.name, train_hw=list(task.train_hw), space=task.space)
   return sig
+
+
+MAX_MEMBERS = 1000  # checkpoint step = trial * MAX_MEMBERS + ensemble member
+
+
+def ensemble_scores(member_scores) -> np.ndarray:
+  """Mean of the members' scores, each standardised over the same architectures."""
+  z = [(s - s.mean()) / (s.std() or 1.0) for s in map(np.asarray, member_scores)]
+  return np.mean(z, axis=0)
 
 
 def _log(msg):
@@ -122,33 +131,43 @@ def run(config, workdir, pretrained_dir=None) -> dict:
     return dict(mflops=space.mflops_A, mparams=space.mparams_A, encoding=sampler_enc,
                 latency=None if hw_id is None else table.latency_ms_HxA[hw_id])
 
-  for trial in range(config.num_trials):
-    seed = config.seed + 1000 * trial
+  def pretrain_member(trial, member, seed):
+    """Pretrained parameters of one ensemble member (restored if checkpointed) and seconds."""
+    step = trial * MAX_MEMBERS + member
     like = init_params(model, space, supp, seed)
-    restored = checkpoints.restore(pretrained_dir, trial, like)
-    if all((trial, hw) in done for hw in task.test_hw):
-      pretrain_s[trial] = restored[1].get("pretrain_s") if restored else None
-      continue
-    if restored is None:
-      t0 = time.time()
-      pool = np.arange(space.num_archs)
-      archs = samplers.sample(config.pretrain_sampler, min(config.pretrain_samples, len(pool)),
-                              seed, pool=pool, **sample_kwargs(train_ids[0]))
-      params, _ = loop.fit(
-          model, like, space.graph_set, supp, train_ids, table.latency_ms_HxA[train_ids], archs,
-          epochs=config.pretrain_epochs, batch_size=config.pretrain_batch, lr=config.lr,
-          weight_decay=config.weight_decay, final_lr=config.final_lr, seed=seed,
-          progress=lambda e, l: _log(f"[trial {trial}] pretrain epoch {e + 1}/"
-                                     f"{config.pretrain_epochs} loss {l:.4f}"))
-      pretrain_s[trial] = time.time() - t0
-      checkpoints.save(pretrained_dir, trial, params,
-                       {**meta, "trial": trial, "pretrain_s": pretrain_s[trial]})
-    else:
+    restored = checkpoints.restore(pretrained_dir, step, like)
+    if restored is not None:
       params, saved_meta = restored
       if saved_meta.get("pretrain_signature") != meta["pretrain_signature"]:
         raise ValueError(f"{pretrained_dir} holds a checkpoint for trial {trial} pretrained with "
                          "another configuration or task; use a new workdir/pretrained_dir")
-      pretrain_s[trial] = saved_meta.get("pretrain_s")
+      return params, saved_meta.get("pretrain_s") or 0.0
+    t0 = time.time()
+    pool = np.arange(space.num_archs)
+    archs = samplers.sample(config.pretrain_sampler, min(config.pretrain_samples, len(pool)),
+                            seed, pool=pool, **sample_kwargs(train_ids[0]))
+    params, _ = loop.fit(
+        model, like, space.graph_set, supp, train_ids, table.latency_ms_HxA[train_ids], archs,
+        epochs=config.pretrain_epochs, batch_size=config.pretrain_batch, lr=config.lr,
+        weight_decay=config.weight_decay, final_lr=config.final_lr, seed=seed,
+        progress=lambda e, l: _log(f"[trial {trial} member {member}] pretrain epoch {e + 1}/"
+                                   f"{config.pretrain_epochs} loss {l:.4f}"))
+    seconds = time.time() - t0
+    checkpoints.save(pretrained_dir, step, params,
+                     {**meta, "trial": trial, "member": member, "pretrain_s": seconds})
+    return params, seconds
+
+  for trial in range(config.num_trials):
+    seed = config.seed + 1000 * trial
+    if all((trial, hw) in done for hw in task.test_hw):
+      saved = [checkpoints.restore_meta(pretrained_dir, trial * MAX_MEMBERS + k)
+               for k in range(config.ensemble_size)
+               if trial * MAX_MEMBERS + k in checkpoints.steps(pretrained_dir)]
+      pretrain_s[trial] = float(sum(m.get("pretrain_s") or 0.0 for m in saved)) or None
+      continue
+    members = [pretrain_member(trial, k, seed + 7919 * k)
+               for k in range(config.ensemble_size)]
+    pretrain_s[trial] = float(sum(sec for _, sec in members))
     for hw in task.test_hw:
       if (trial, hw) in done:
         continue
@@ -157,18 +176,26 @@ def run(config, workdir, pretrained_dir=None) -> dict:
       truth = table.latency_ms_HxA[hw_id]
       picks = samplers.sample(config.sampler, config.num_samples, seed + 1 + hw_id,
                               pool=np.arange(space.num_archs), **sample_kwargs(hw_id))
-      adapted = transfer.adapt(
-          model, params, space.graph_set, supp, hw_id, picks, truth[picks], train_ids,
-          table.latency_ms_HxA[train_ids], epochs=config.transfer_epochs,
-          batch_size=config.transfer_batch, lr=config.transfer_lr,
-          weight_decay=config.weight_decay, final_lr=config.final_lr,
-          freeze=[g for g in config.freeze.split(",") if g], seed=seed + hw_id)
       idx = metrics.eval_indices(config.eval_set, space.num_archs, picks)
-      scores = loop.predict(model, adapted.params, space.graph_set, supp, hw_id, idx)
-      a, b = adapted.scale_ms
+      member_scores, sources = [], []
+      for k, (params, _) in enumerate(members):
+        adapted = transfer.adapt(
+            model, params, space.graph_set, supp, hw_id, picks, truth[picks], train_ids,
+            table.latency_ms_HxA[train_ids], epochs=config.transfer_epochs,
+            batch_size=config.transfer_batch, lr=config.transfer_lr,
+            weight_decay=config.weight_decay, final_lr=config.final_lr,
+            freeze=[g for g in config.freeze.split(",") if g], seed=seed + hw_id + 7919 * k)
+        both = np.concatenate([idx, picks])
+        member_scores.append(loop.predict(model, adapted.params, space.graph_set, supp, hw_id,
+                                          both))
+        sources.append(table.hw_names[adapted.source_hw])
+      ens = ensemble_scores(member_scores)
+      scores, sample_scores = ens[:len(idx)], ens[len(idx):]
+      a, b = (np.polyfit(sample_scores, truth[picks], 1) if np.ptp(sample_scores) > 0
+              else (0.0, float(np.mean(truth[picks]))))
       row = {"trial": trial, "device": hw, "spearman": metrics.spearman(scores, truth[idx]),
              "kendall": metrics.kendall(scores, truth[idx]),
-             "copied_hw_row": table.hw_names[adapted.source_hw],
+             "copied_hw_row": sources[0] if len(set(sources)) == 1 else sources,
              "transfer_s": time.time() - t0}
       done[(trial, hw)] = row
       with open(log_path, "a") as f:

@@ -150,3 +150,12 @@ def test_config_validation_lists_valid_choices():
   config.train_hw = "pixel3"
   with pytest.raises(ValueError, match="needs --config.space"):
     runner.resolve_task(config)
+
+
+def test_ensemble_scores_standardise_each_member():
+  from latpred import runner
+  a = np.array([1.0, 2.0, 3.0])
+  np.testing.assert_allclose(runner.ensemble_scores([a, 100 * a + 5]),
+                             (a - a.mean()) / a.std())
+  flat = runner.ensemble_scores([np.ones(3), a])
+  assert np.all(np.isfinite(flat)) and np.argsort(flat).tolist() == [0, 1, 2]
