@@ -8,7 +8,7 @@ graph last, padding nodes and edges at the end), and `node_mask` / `graph_mask` 
 """
 
 import dataclasses
-from typing import Callable, Optional, Sequence
+from typing import Optional, Sequence
 
 import jax.numpy as jnp
 import jraph
@@ -123,13 +123,3 @@ def batches(num: int, batch_size: int) -> list[np.ndarray]:
   """Consecutive index chunks covering range(num), the last possibly short (for inference)."""
   return [np.arange(i, min(i + batch_size, num)) for i in range(0, num, batch_size)]
 
-
-def map_batches(fn: Callable[[jraph.GraphsTuple], np.ndarray], graph_set: GraphSet,
-                arch_idx: np.ndarray, batch_size: int) -> np.ndarray:
-  """Applies a per-graph function over many architectures in fixed-size padded batches."""
-  arch_idx = np.asarray(arch_idx)
-  outs = []
-  for chunk in batches(len(arch_idx), batch_size):
-    out = np.asarray(fn(batch(graph_set, arch_idx[chunk], batch_size)))
-    outs.append(out[:len(chunk)])
-  return np.concatenate(outs) if outs else np.zeros((0,), np.float32)

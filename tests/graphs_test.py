@@ -61,11 +61,10 @@ def test_one_compilation_per_batch_size(data_dir):
   assert len(traces) == 1
 
 
-def test_map_batches_covers_every_arch(data_dir):
-  gs = load_space("nb201", data_dir).graph_set
-  idx = np.arange(37)
-  out = graphs.map_batches(jax.jit(_masked_node_sum), gs, idx, 16)
-  np.testing.assert_array_equal(out, (gs.node_types_AxN[idx] + 1).sum(axis=1))
+def test_batches_cover_every_index_once():
+  chunks = graphs.batches(37, 16)
+  assert [len(c) for c in chunks] == [16, 16, 5]
+  np.testing.assert_array_equal(np.concatenate(chunks), np.arange(37))
 
 
 def test_overfull_batch_is_an_error(data_dir):
