@@ -42,10 +42,11 @@ def run(config, workdir, methods, task_names, sample_counts, progress=print) -> 
   for m in methods:
     if m not in METHODS:
       raise ValueError(f"unknown method {m!r}; valid: {', '.join(METHODS)}")
+  for name in task_names:  # fail on an unknown name before any work
+    tasks.get_task(name)
   workdir = pathlib.Path(workdir)
   runs = []
   for name in task_names:
-    task = tasks.get_task(name)
     for method in methods:
       for m in sample_counts:
         cfg = config.copy_and_resolve_references()

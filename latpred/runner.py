@@ -191,8 +191,7 @@ def run(config, workdir, pretrained_dir=None) -> dict:
         sources.append(table.hw_names[adapted.source_hw])
       ens = ensemble_scores(member_scores)
       scores, sample_scores = ens[:len(idx)], ens[len(idx):]
-      a, b = (np.polyfit(sample_scores, truth[picks], 1) if np.ptp(sample_scores) > 0
-              else (0.0, float(np.mean(truth[picks]))))
+      a, b = transfer.fit_ms_scale(sample_scores, truth[picks])
       row = {"trial": trial, "device": hw, "spearman": metrics.spearman(scores, truth[idx]),
              "kendall": metrics.kendall(scores, truth[idx]),
              "copied_hw_row": sources[0] if len(set(sources)) == 1 else sources,

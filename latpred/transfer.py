@@ -29,6 +29,15 @@ def copy_hw_row(params, src: int, dst: int):
   return new
 
 
+def fit_ms_scale(scores, latency_ms) -> tuple[float, float]:
+  """(a, b) with latency_ms ~= a * score + b by least squares on measured samples; constant
+  scores give (0, mean latency)."""
+  if np.ptp(scores) == 0:
+    return 0.0, float(np.mean(latency_ms))
+  a, b = np.polyfit(scores, latency_ms, 1)
+  return float(a), float(b)
+
+
 @dataclasses.dataclass
 class Adapted:
   params: dict
@@ -51,6 +60,4 @@ def adapt(model, pretrained, graph_set, supp_AxD, target_hw: int, samples, sampl
                          epochs=epochs, batch_size=batch_size, lr=lr, weight_decay=weight_decay,
                          final_lr=final_lr, seed=seed, freeze=tuple(freeze))
   scores = loop.predict(model, params, graph_set, supp_AxD, target_hw, samples)
-  a, b = np.polyfit(scores, sample_latency_ms, 1) if np.ptp(scores) > 0 else (0.0, float(
-      np.mean(sample_latency_ms)))
-  return Adapted(params, src, (float(a), float(b)))
+  return Adapted(params, src, fit_ms_scale(scores, sample_latency_ms))

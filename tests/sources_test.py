@@ -2,7 +2,6 @@
 
 import functools
 import http.server
-import pathlib
 import shutil
 import threading
 

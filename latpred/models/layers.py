@@ -6,7 +6,6 @@ loop on the padding node, so they never reach a real node.
 
 import flax.linen as nn
 import jax
-import jax.numpy as jnp
 import jraph
 
 
