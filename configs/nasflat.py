@@ -70,6 +70,11 @@ def get_config(arg: str = "") -> ml_collections.ConfigDict:
   c.transfer_batch = 16
   c.transfer_lr = 1e-3
   c.freeze = ""  # comma-separated parameter-name prefixes to freeze, e.g. 'op_embed,first_'
+  # Stacked transfer (latpred.stacking, beyond reference): the final ms prediction is a
+  # non-negative mix of the GNN, the training devices' latencies and FLOPs/params/op count,
+  # fitted on the samples with the GNN column cross-fitted over `stack_folds` folds.
+  c.stack = True
+  c.stack_folds = 5
 
   # Evaluation
   c.eval_set = "all"  # all | exclude_samples | paper_first128
@@ -79,6 +84,7 @@ def get_config(arg: str = "") -> ml_collections.ConfigDict:
   if arg == "smoke":
     c.pretrain_samples, c.pretrain_epochs, c.transfer_epochs = 32, 2, 2
     c.width, c.num_trials, c.num_samples, c.ensemble_size = 16, 1, 8, 2
+    c.stack_folds = 2
   elif arg:
     raise ValueError(f"unknown config arg {arg!r}; valid: '' or 'smoke'")
   return c

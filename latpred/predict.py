@@ -5,8 +5,10 @@
   p = p.adapt("fpga", archs=measured_archs, latency_ms=measured_ms)
   p.predict_ms(["7_8_1_...", [0] * 22], "fpga")               # np.ndarray of ms
 
-Scores (`predict_scores`) rank architectures on any device of the space; milliseconds need an
-adaptation, which fits latency_ms ~= a * score + b on the measured samples.
+`load` takes every ensemble member of one trial. Scores (`predict_scores`) rank architectures on
+any device of the space; milliseconds need an adaptation, done exactly as the runner does it
+(`latpred.transfer.adapt_ensemble`: per-member fine-tune and ms scale, and the stack of
+`latpred.stacking` when the checkpoint's config enables it).
 """
 
 import dataclasses
@@ -16,7 +18,7 @@ from typing import Optional, Sequence
 import ml_collections
 import numpy as np
 
-from latpred import checkpoints, encodings, runner, transfer
+from latpred import checkpoints, encodings, runner, stacking, transfer
 from latpred.data import load_latency_table
 from latpred.spaces import SearchSpace, load_space
 from latpred.train import loop
@@ -27,20 +29,22 @@ class LatencyPredictor:
   space: SearchSpace
   config: ml_collections.ConfigDict
   hw_names: tuple
-  params: dict
+  members: list  # pretrained parameters, one per ensemble member
   supp_AxD: np.ndarray
   train_hw: tuple = ()
-  scale_ms: dict = dataclasses.field(default_factory=dict)  # hw name -> (a, b)
+  data_dir: Optional[str] = None
+  adapted: dict = dataclasses.field(default_factory=dict)  # hw name -> AdaptedEnsemble
 
   @classmethod
-  def load(cls, directory, step: Optional[int] = None, data_dir=None) -> "LatencyPredictor":
-    """Loads an orbax checkpoint written by `latpred.runner` (default: the lowest step)."""
+  def load(cls, directory, trial: int = 0, data_dir=None) -> "LatencyPredictor":
+    """Loads every ensemble member of `trial` from an orbax checkpoint written by
+    `latpred.runner`."""
     directory = pathlib.Path(directory).resolve()
-    steps = checkpoints.steps(directory)
+    first = trial * runner.MAX_MEMBERS
+    steps = [s for s in checkpoints.steps(directory) if first <= s < first + runner.MAX_MEMBERS]
     if not steps:
-      raise FileNotFoundError(f"no latpred checkpoint in {directory}")
-    step = min(steps) if step is None else step
-    meta = checkpoints.restore_meta(directory, step)
+      raise FileNotFoundError(f"no latpred checkpoint of trial {trial} in {directory}")
+    meta = checkpoints.restore_meta(directory, steps[0])
     if meta.get("encoding_version") != encodings.VERSION:
       raise ValueError(f"{directory}: checkpoint encoding version {meta.get('encoding_version')}"
                        f" differs from this latpred's {encodings.VERSION}; retrain it")
@@ -49,9 +53,10 @@ class LatencyPredictor:
     supp = encodings.encoding(space, meta["encoding"], data_dir)
     model = runner.build_model(config, space, len(meta["hw_names"]))
     like = runner.init_params(model, space, supp, 0)
-    params, _ = checkpoints.restore(directory, step, like)
+    members = [checkpoints.restore(directory, step, like)[0] for step in steps]
     train_hw = tuple(meta.get("pretrain_signature", {}).get("train_hw", ()))
-    return cls(space, config, tuple(meta["hw_names"]), params, supp, train_hw)
+    return cls(space, config, tuple(meta["hw_names"]), members, supp, train_hw,
+               None if data_dir is None else str(data_dir))
 
   @property
   def model(self):
@@ -63,37 +68,51 @@ class LatencyPredictor:
     return self.hw_names.index(hw)
 
   def predict_scores(self, archs: Sequence, hw: str) -> np.ndarray:
-    """Relative scores (higher = slower) of architectures (strings or op lists) on `hw`."""
+    """Relative scores (higher = slower) of architectures (strings or op lists) on `hw`: the
+    pretrained members' mean, or, for an adapted device, its prediction in ms."""
+    if hw in self.adapted:
+      return self.predict_ms(archs, hw)
     idx = self.space.indices_of(archs)
-    return loop.predict(self.model, self.params, self.space.graph_set, self.supp_AxD,
-                        self.hw_id(hw), idx)
+    hw_id = self.hw_id(hw)
+    return np.mean([loop.predict(self.model, params, self.space.graph_set, self.supp_AxD, hw_id,
+                                 idx) for params in self.members], axis=0)
 
   def predict_ms(self, archs: Sequence, hw: str) -> np.ndarray:
     """Predicted latency in milliseconds; `hw` must have been adapted with measurements."""
-    if hw not in self.scale_ms:
+    if hw not in self.adapted:
       raise ValueError(f"device {hw!r} has no millisecond scale: adapt() it with measured "
                        "latencies first")
-    a, b = self.scale_ms[hw]
-    return a * self.predict_scores(archs, hw) + b
+    idx = self.space.indices_of(archs)
+    basis = self._stack_basis(hw) if self.adapted[hw].stack is not None else None
+    return self.adapted[hw].predict_ms(self.model, self.space.graph_set, self.supp_AxD, idx,
+                                       basis)
+
+  def _train_hw(self, hw: str) -> tuple:
+    return self.train_hw or tuple(h for h in self.hw_names if h != hw)
+
+  def _stack_basis(self, hw: str) -> np.ndarray:
+    table = load_latency_table(self.space.name, self.data_dir)
+    return stacking.basis(self.space, table.latency_ms_HxA[table.hw_indices(self._train_hw(hw))])
 
   def adapt(self, hw: str, archs: Sequence, latency_ms: Sequence[float],
             seed: int = 0) -> "LatencyPredictor":
-    """A new predictor fine-tuned on measured (arch, latency ms) of device `hw` (§5)."""
-    c = self.config
+    """A new predictor adapted to measured (arch, latency ms) of device `hw` (§5)."""
     idx = self.space.indices_of(archs)
     latency_ms = np.asarray(latency_ms, np.float64)
     if len(idx) != len(latency_ms) or len(idx) < 3:
       raise ValueError("adapt() needs at least 3 architectures with one latency each")
     if not np.all(np.isfinite(latency_ms)) or np.any(latency_ms <= 0):
       raise ValueError("measured latencies must be finite and positive (milliseconds)")
-    table = load_latency_table(self.space.name)
-    train = self.train_hw or tuple(h for h in self.hw_names if h != hw)
-    train_ids = np.array([self.hw_id(h) for h in train])
-    adapted = transfer.adapt(
-        self.model, self.params, self.space.graph_set, self.supp_AxD, self.hw_id(hw), idx,
-        latency_ms, train_ids, table.latency_ms_HxA[[table.hw_index(h) for h in train]],
-        epochs=c.transfer_epochs, batch_size=c.transfer_batch, lr=c.transfer_lr,
-        weight_decay=c.weight_decay, final_lr=c.final_lr,
-        freeze=[g for g in c.freeze.split(",") if g], seed=seed)
-    return dataclasses.replace(self, params=adapted.params,
-                               scale_ms={**self.scale_ms, hw: adapted.scale_ms})
+    if hw in self.train_hw:
+      raise ValueError(f"{hw!r} is a training device of this checkpoint; adapt a new device")
+    table = load_latency_table(self.space.name, self.data_dir)
+    train_ids = table.hw_indices(self._train_hw(hw))
+    c = self.config
+    use_stack = c.get("stack", False) and len(idx) >= c.stack_folds
+    adapted = transfer.adapt_ensemble(
+        self.model, self.members, self.space.graph_set, self.supp_AxD, self.hw_id(hw), idx,
+        latency_ms, train_ids, table.latency_ms_HxA[train_ids],
+        transfer.FineTune.from_config(c), seed=seed,
+        stack_basis_AxK=self._stack_basis(hw) if use_stack else None,
+        stack_folds=c.get("stack_folds", 5))
+    return dataclasses.replace(self, adapted={**self.adapted, hw: adapted})

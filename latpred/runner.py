@@ -9,7 +9,7 @@ import jax
 import numpy as np
 
 from latpred import checkpoints, encodings, graphs as graphs_lib, plots, samplers, tasks
-from latpred import transfer
+from latpred import stacking, transfer
 from latpred import __version__
 from latpred.data import load_latency_table
 from latpred.evaluation import metrics, report
@@ -36,6 +36,9 @@ def validate(config) -> None:
                 "transfer_batch", "ensemble_size"):
     if config[field] < 1:
       raise ValueError(f"config.{field} must be >= 1, got {config[field]}")
+  if config.stack and not 2 <= config.stack_folds <= config.num_samples:
+    raise ValueError(f"config.stack_folds must be in [2, num_samples={config.num_samples}], "
+                     f"got {config.stack_folds}")
 
 
 def encoding_spec(config, space: str) -> str:
@@ -70,7 +73,7 @@ def init_params(model, space, supp, seed):
 
 
 _TRANSFER_FIELDS = ("data_dir", "ensemble_size", "num_samples", "sampler", "transfer_epochs", "transfer_batch", "transfer_lr",
-                    "freeze", "eval_set", "num_trials")
+                    "freeze", "eval_set", "num_trials", "stack", "stack_folds")
 
 
 def pretrain_signature(config, task) -> dict:
@@ -81,12 +84,6 @@ def pretrain_signature(config, task) -> dict:
 
 
 MAX_MEMBERS = 1000  # checkpoint step = trial * MAX_MEMBERS + ensemble member
-
-
-def ensemble_scores(member_scores) -> np.ndarray:
-  """Mean of the members' scores, each standardised over the same architectures."""
-  z = [(s - s.mean()) / (s.std() or 1.0) for s in map(np.asarray, member_scores)]
-  return np.mean(z, axis=0)
 
 
 def _log(msg):
@@ -118,6 +115,9 @@ def run(config, workdir, pretrained_dir=None) -> dict:
   supp = encodings.encoding(space, enc_spec, data_dir)
   sampler_enc = supp if supp.shape[1] else encodings.encoding(space, "flops_params")
   train_ids = table.hw_indices(task.train_hw)
+  stack_basis = stacking.basis(space, table.latency_ms_HxA[train_ids])
+  fine_tune = transfer.FineTune.from_config(config)
+  stack_columns = ["gnn_ms", *task.train_hw, "mflops", "mparams", "compute_ops"]
   model = build_model(config, space, table.num_hw)
   meta = {"config": config.to_dict(), "hw_names": list(table.hw_names), "space": task.space,
           "graph_variant": space.graph_variant, "encoding": enc_spec,
@@ -177,32 +177,30 @@ def run(config, workdir, pretrained_dir=None) -> dict:
       picks = samplers.sample(config.sampler, config.num_samples, seed + 1 + hw_id,
                               pool=np.arange(space.num_archs), **sample_kwargs(hw_id))
       idx = metrics.eval_indices(config.eval_set, space.num_archs, picks)
-      member_scores, sources = [], []
-      for k, (params, _) in enumerate(members):
-        adapted = transfer.adapt(
-            model, params, space.graph_set, supp, hw_id, picks, truth[picks], train_ids,
-            table.latency_ms_HxA[train_ids], epochs=config.transfer_epochs,
-            batch_size=config.transfer_batch, lr=config.transfer_lr,
-            weight_decay=config.weight_decay, final_lr=config.final_lr,
-            freeze=[g for g in config.freeze.split(",") if g], seed=seed + hw_id + 7919 * k)
-        both = np.concatenate([idx, picks])
-        member_scores.append(loop.predict(model, adapted.params, space.graph_set, supp, hw_id,
-                                          both))
-        sources.append(table.hw_names[adapted.source_hw])
-      ens = ensemble_scores(member_scores)
-      scores, sample_scores = ens[:len(idx)], ens[len(idx):]
-      a, b = transfer.fit_ms_scale(sample_scores, truth[picks])
-      row = {"trial": trial, "device": hw, "spearman": metrics.spearman(scores, truth[idx]),
-             "kendall": metrics.kendall(scores, truth[idx]),
+      adapted = transfer.adapt_ensemble(
+          model, [params for params, _ in members], space.graph_set, supp, hw_id, picks,
+          truth[picks], train_ids, table.latency_ms_HxA[train_ids], fine_tune, seed=seed + hw_id,
+          stack_basis_AxK=stack_basis if config.stack else None, stack_folds=config.stack_folds)
+      gnn_ms = adapted.gnn_ms(model, space.graph_set, supp, idx)
+      pred_ms, extra = gnn_ms, {}
+      if adapted.stack is not None:
+        pred_ms = adapted.stack.predict(np.column_stack([gnn_ms, stack_basis[idx]]))
+        extra = {"spearman_gnn": metrics.spearman(gnn_ms, truth[idx]),
+                 "stack_weights": dict(zip(stack_columns,
+                                           np.round(adapted.stack.weights, 4).tolist()))}
+      sources = [table.hw_names[m.source_hw] for m in adapted.members]
+      row = {"trial": trial, "device": hw, "spearman": metrics.spearman(pred_ms, truth[idx]),
+             "kendall": metrics.kendall(pred_ms, truth[idx]), **extra,
              "copied_hw_row": sources[0] if len(set(sources)) == 1 else sources,
              "transfer_s": time.time() - t0}
       done[(trial, hw)] = row
       with open(log_path, "a") as f:
         f.write(json.dumps(row) + "\n")
-      _log(f"[trial {trial}] {hw}: SRCC {row['spearman']:.3f} (row copied from "
+      gnn_note = f", GNN alone {row['spearman_gnn']:.3f}" if config.stack else ""
+      _log(f"[trial {trial}] {hw}: SRCC {row['spearman']:.3f}{gnn_note} (row copied from "
            f"{row['copied_hw_row']}, {row['transfer_s']:.1f} s)")
       if trial == 0:
-        plots.scatter(a * scores + b, truth[idx], workdir / f"scatter_{hw}.png",
+        plots.scatter(pred_ms, truth[idx], workdir / f"scatter_{hw}.png",
                        f"{task.name} -> {hw}, trial 0, {config.num_samples} samples")
 
   results = report.summarise(task, config, done, pretrain_s, time.time() - t_start)

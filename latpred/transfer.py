@@ -1,10 +1,12 @@
 """Adapting a pretrained predictor to one target device from m measured architectures (§5)."""
 
 import dataclasses
+from typing import Optional, Sequence
 
 import jax
 import numpy as np
 
+from latpred import stacking
 from latpred.evaluation import metrics
 from latpred.train import loop
 
@@ -61,3 +63,76 @@ def adapt(model, pretrained, graph_set, supp_AxD, target_hw: int, samples, sampl
                          final_lr=final_lr, seed=seed, freeze=tuple(freeze))
   scores = loop.predict(model, params, graph_set, supp_AxD, target_hw, samples)
   return Adapted(params, src, fit_ms_scale(scores, sample_latency_ms))
+
+
+@dataclasses.dataclass(frozen=True)
+class FineTune:
+  """Fine-tuning settings (the transfer fields of configs/nasflat.py)."""
+
+  epochs: int
+  batch_size: int
+  lr: float
+  weight_decay: float
+  final_lr: float
+  freeze: tuple = ()
+
+  @classmethod
+  def from_config(cls, config) -> "FineTune":
+    return cls(config.transfer_epochs, config.transfer_batch, config.transfer_lr,
+               config.weight_decay, config.final_lr,
+               tuple(g for g in config.freeze.split(",") if g))
+
+
+@dataclasses.dataclass
+class AdaptedEnsemble:
+  """Every pretrained ensemble member adapted to one target device, plus the optional stack.
+
+  Each member predicts ms through its own linear scale fitted on the samples; the ensemble
+  averages those ms, so a prediction does not depend on which other architectures are queried.
+  """
+
+  target_hw: int
+  members: list  # [Adapted]
+  stack: Optional[stacking.Stack] = None
+
+  def gnn_ms(self, model, graph_set, supp_AxD, archs) -> np.ndarray:
+    """The ensemble's own prediction (ms) for architecture indices `archs`."""
+    out = [a * loop.predict(model, m.params, graph_set, supp_AxD, self.target_hw, archs) + b
+           for m in self.members for a, b in [m.scale_ms]]
+    return np.mean(out, axis=0)
+
+  def predict_ms(self, model, graph_set, supp_AxD, archs, stack_basis_AxK=None) -> np.ndarray:
+    """Predicted latency (ms); with a stack, `stack_basis_AxK` (`stacking.basis`) is needed."""
+    ms = self.gnn_ms(model, graph_set, supp_AxD, archs)
+    if self.stack is None:
+      return ms
+    if stack_basis_AxK is None:
+      raise ValueError("this adapted predictor is stacked: pass stack_basis_AxK")
+    return self.stack.predict(np.column_stack([ms, stack_basis_AxK[np.asarray(archs)]]))
+
+
+def adapt_ensemble(model, members: Sequence, graph_set, supp_AxD, target_hw: int, samples,
+                   sample_latency_ms, train_hw_ids, train_latency_HxA, fine_tune: FineTune, *,
+                   seed: int, stack_basis_AxK=None, stack_folds: int = 5) -> AdaptedEnsemble:
+  """Adapts every pretrained member (`adapt`, member k with seed + 7919 k); with
+  `stack_basis_AxK`, also fits the stack (`latpred.stacking`) on the samples, the GNN column
+  cross-fitted over `stack_folds` folds (each fold re-adapts every member without it)."""
+  samples = np.asarray(samples)
+  y = np.asarray(sample_latency_ms, np.float64)
+
+  def fit(pos) -> AdaptedEnsemble:
+    adapted = [adapt(model, params, graph_set, supp_AxD, target_hw, samples[pos], y[pos],
+                     train_hw_ids, train_latency_HxA, epochs=fine_tune.epochs,
+                     batch_size=fine_tune.batch_size, lr=fine_tune.lr,
+                     weight_decay=fine_tune.weight_decay, final_lr=fine_tune.final_lr,
+                     freeze=fine_tune.freeze, seed=seed + 7919 * k)
+               for k, params in enumerate(members)]
+    return AdaptedEnsemble(target_hw, adapted)
+
+  full = fit(np.arange(len(samples)))
+  if stack_basis_AxK is not None:
+    oof = stacking.out_of_fold(
+        lambda pos: fit(pos).gnn_ms(model, graph_set, supp_AxD, samples), len(samples),
+        stack_folds, seed)
+    full.stack = stacking.fit(np.column_stack([oof, stack_basis_AxK[samples]]), y)
+  return full

@@ -7,11 +7,11 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from latpred import graphs, transfer
+from latpred import graphs, stacking, transfer
 from latpred.data import load_latency_table
 from latpred.models.predictor import Predictor
 from latpred.spaces import load_space
-from latpred.train import steps
+from latpred.train import loop, steps
 
 
 @pytest.fixture(scope="module")
@@ -107,7 +107,12 @@ def test_end_to_end_smoke_and_resume(data_dir, tmp_path):
   # A rerun in the same workdir resumes: nothing is trained again, same numbers.
   again = runner.run(config, tmp_path)
   assert again["task_spearman_mean"] == results["task_spearman_mean"]
-  assert len((tmp_path / "trials.jsonl").read_text().splitlines()) == 2
+  rows = [json.loads(line) for line in (tmp_path / "trials.jsonl").read_text().splitlines()]
+  assert len(rows) == 2
+  for row in rows:  # the smoke config stacks: its weights name every column
+    assert list(row["stack_weights"]) == ["gnn_ms", "pixel3", "gold_6226", "mflops", "mparams",
+                                          "compute_ops"]
+    assert min(row["stack_weights"].values()) >= 0 and -1 <= row["spearman_gnn"] <= 1
 
   # The checkpoint loads as an importable predictor; adaptation gives milliseconds.
   from latpred.predict import LatencyPredictor
@@ -127,6 +132,9 @@ def test_end_to_end_smoke_and_resume(data_dir, tmp_path):
     adapted.predict_scores(archs, "tpu")
   with pytest.raises(ValueError, match="positive"):
     predictor.adapt("fpga", archs[:3], [1.0, -2.0, 3.0])
+  with pytest.raises(ValueError, match="training device"):
+    predictor.adapt("pixel3", archs, truth)
+  assert adapted.adapted["fpga"].stack is not None and len(adapted.members) == 2
 
 
 def test_config_validation_lists_valid_choices():
@@ -152,10 +160,28 @@ def test_config_validation_lists_valid_choices():
     runner.resolve_task(config)
 
 
-def test_ensemble_scores_standardise_each_member():
-  from latpred import runner
-  a = np.array([1.0, 2.0, 3.0])
-  np.testing.assert_allclose(runner.ensemble_scores([a, 100 * a + 5]),
-                             (a - a.mean()) / a.std())
-  flat = runner.ensemble_scores([np.ones(3), a])
-  assert np.all(np.isfinite(flat)) and np.argsort(flat).tolist() == [0, 1, 2]
+def test_adapted_ensemble_averages_members_in_ms_whatever_the_query(setup):
+  space, table, model, supp, params = setup
+  members = [params, jax.tree_util.tree_map(lambda x: 1.5 * x, params)]
+  picks = np.arange(0, 15625, 1500)
+  hw = table.hw_index("fpga")
+  truth = table.latency_ms_HxA[hw]
+  tune = transfer.FineTune(epochs=1, batch_size=4, lr=1e-3, weight_decay=0.0, final_lr=1e-6)
+  ens = transfer.adapt_ensemble(model, members, space.graph_set, supp, hw, picks, truth[picks],
+                                [0, 1], table.latency_ms_HxA[[0, 1]], tune, seed=0)
+  assert ens.stack is None and len(ens.members) == 2
+  per_member = [a * loop.predict(model, m.params, space.graph_set, supp, hw, picks) + b
+                for m in ens.members for a, b in [m.scale_ms]]
+  both = ens.gnn_ms(model, space.graph_set, supp, picks)
+  np.testing.assert_allclose(both, np.mean(per_member, 0), rtol=1e-5)
+  alone = ens.gnn_ms(model, space.graph_set, supp, picks[:3])  # fewer archs queried
+  np.testing.assert_allclose(alone, both[:3], rtol=1e-5)
+  # With a stack basis the stack is fitted on the samples.
+  basis = stacking.basis(space, table.latency_ms_HxA[[0, 1]])
+  ens = transfer.adapt_ensemble(model, members[:1], space.graph_set, supp, hw, picks,
+                                truth[picks], [0, 1], table.latency_ms_HxA[[0, 1]], tune, seed=0,
+                                stack_basis_AxK=basis, stack_folds=3)
+  assert ens.stack is not None and np.all(ens.stack.weights >= 0)
+  with pytest.raises(ValueError, match="stack_basis"):
+    ens.predict_ms(model, space.graph_set, supp, picks)
+  assert np.all(np.isfinite(ens.predict_ms(model, space.graph_set, supp, picks, basis)))

@@ -1,0 +1,98 @@
+"""Stacked transfer (beyond the reference): the target's latency as a non-negative mix.
+
+After fine-tuning, the target's latency in ms is modelled as
+
+  latency_ms ~= w_0 * gnn_ms + sum_d w_d * latency_ms[d] + w_f * MFLOPs + w_p * Mparams
+                + w_o * compute_ops + c,      all w >= 0,
+
+fitted on the m measured samples (non-negative least squares on columns scaled to unit spread
+over the samples; the intercept c is free). `d` runs over the training devices, whose measured
+latencies on every architecture of the space are the pretraining data; `gnn_ms` is the adapted
+GNN's prediction in ms. Latency is close to a sum of per-layer costs, so a non-negative mix of
+other devices' latencies and of FLOPs / params / layer counts is itself a plausible latency model;
+it carries what the GNN's few-shot fine-tune cannot learn from m samples (docs/tuning.md).
+
+The GNN was fine-tuned on the same samples, so its in-sample fit is optimistic and would take all
+the weight. Its column is therefore cross-fitted: K fine-tunes, each on the samples outside one
+fold, predict that fold (`out_of_fold`); the fitted weights are then applied to the GNN fine-tuned
+on all m samples.
+"""
+
+import dataclasses
+from typing import Callable
+
+import numpy as np
+import scipy.optimize
+
+NON_COMPUTE_TYPES = ("input", "output", "none", "skip_connect", "skip")
+
+
+def compute_ops(space) -> np.ndarray:
+  """Number of nodes per architecture whose op computes (not input/output/none/skip), [A]."""
+  compute = np.array([t not in NON_COMPUTE_TYPES for t in space.node_types])
+  return compute[space.graph_set.node_types_AxN].sum(1).astype(np.float64)
+
+
+def basis(space, train_latency_HxA) -> np.ndarray:
+  """The GNN-free columns for every architecture, float64 [A, H + 3]: the training devices'
+  measured latency (ms), MFLOPs, Mparams, compute-op count."""
+  return np.column_stack([np.asarray(train_latency_HxA, np.float64).T, space.mflops_A,
+                          space.mparams_A, compute_ops(space)])
+
+
+def fold_ids(m: int, num_folds: int, seed: int) -> list[np.ndarray]:
+  """A seeded partition of range(m) into min(num_folds, m) folds of near-equal size."""
+  if num_folds < 2:
+    raise ValueError(f"cross-fitting needs at least 2 folds, got {num_folds}")
+  order = np.random.default_rng(seed).permutation(m)
+  return [np.sort(f) for f in np.array_split(order, min(num_folds, m))]
+
+
+def out_of_fold(fit_predict: Callable[[np.ndarray], np.ndarray], m: int, num_folds: int,
+                seed: int) -> np.ndarray:
+  """Cross-fitted predictions of the m samples, [m].
+
+  Args:
+    fit_predict: given the positions (into the m samples) to train on, returns predictions
+      (ms) for all m samples from a model trained on those positions only.
+  """
+  out = np.empty(m)
+  for held in fold_ids(m, num_folds, seed):
+    train = np.setdiff1d(np.arange(m), held)
+    out[held] = np.asarray(fit_predict(train), np.float64)[held]
+  return out
+
+
+@dataclasses.dataclass(frozen=True)
+class Stack:
+  """latency_ms ~= (features / scale) @ weights + intercept."""
+
+  weights: np.ndarray  # [K], >= 0
+  scale: np.ndarray  # [K], the columns' spread over the fitted samples
+  intercept: float
+
+  def predict(self, features_NxK) -> np.ndarray:
+    return np.asarray(features_NxK, np.float64) / self.scale @ self.weights + self.intercept
+
+
+def fit(features_MxK, latency_ms) -> Stack:
+  """Non-negative least squares with a free intercept on columns scaled to unit spread.
+
+  Columns that are constant over the samples get weight 0.
+  """
+  x = np.asarray(features_MxK, np.float64)
+  y = np.asarray(latency_ms, np.float64)
+  if x.ndim != 2 or len(x) != len(y) or len(y) < 2:
+    raise ValueError(f"need [m, K] features and m >= 2 latencies, got {x.shape} and {y.shape}")
+  if not np.all(np.isfinite(x)) or not np.all(np.isfinite(y)):
+    raise ValueError("stacking features and latencies must be finite")
+  scale = x.std(0)
+  live = scale > 0
+  scale = np.where(live, scale, 1.0)
+  design = np.column_stack([x[:, live] / scale[live], np.ones(len(y))])
+  lower = np.r_[np.zeros(live.sum()), -np.inf]
+  sol = scipy.optimize.lsq_linear(design, y, bounds=(lower, np.inf), method="bvls").x
+  weights = np.zeros(x.shape[1])
+  weights[live] = sol[:-1]
+  return Stack(weights, scale, float(sol[-1]))
+
