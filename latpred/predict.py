@@ -1,14 +1,17 @@
 """Load a pretrained predictor, adapt it to a device, and predict latency for architectures.
 
   from latpred.predict import LatencyPredictor
-  p = LatencyPredictor.load("/tmp/fd/pretrained")            # a run_task.py checkpoint
-  p = p.adapt("fpga", archs=measured_archs, latency_ms=measured_ms)
-  p.predict_ms(["7_8_1_...", [0] * 22], "fpga")               # np.ndarray of ms
+  p = LatencyPredictor.load("/tmp/fd/pretrained")            # a run_task.py / pretrain.py checkpoint
+  p = p.adapt("my_phone", archs=measured_archs, latency_ms=measured_ms)
+  p.predict_ms(["7_8_1_...", [0] * 22], "my_phone")           # np.ndarray of ms
+  p.save_adapted("/tmp/my_phone_ckpt", "my_phone")            # LatencyPredictor.load() reads it
 
 `load` takes every ensemble member of one trial. Scores (`predict_scores`) rank architectures on
 any device of the space; milliseconds need an adaptation, done exactly as the runner does it
 (`latpred.transfer.adapt_ensemble`: per-member fine-tune and ms scale, and the stack of
-`latpred.stacking` when the checkpoint's config enables it).
+`latpred.stacking` when the checkpoint's config enables it). The device to adapt may be a device
+of the space that the checkpoint was not trained on, or any other name (a new device): then the
+most similar training device's hardware row is fine-tuned in place.
 """
 
 import dataclasses
@@ -20,6 +23,7 @@ import numpy as np
 
 from latpred import checkpoints, encodings, runner, stacking, transfer
 from latpred.data import load_latency_table
+from latpred.evaluation import metrics
 from latpred.spaces import SearchSpace, load_space
 from latpred.train import loop
 
@@ -31,14 +35,15 @@ class LatencyPredictor:
   hw_names: tuple
   members: list  # pretrained parameters, one per ensemble member
   supp_AxD: np.ndarray
-  train_hw: tuple = ()
+  train_hw: tuple
+  meta: dict  # the checkpoint's metadata
   data_dir: Optional[str] = None
-  adapted: dict = dataclasses.field(default_factory=dict)  # hw name -> AdaptedEnsemble
+  adapted: dict = dataclasses.field(default_factory=dict)  # device name -> AdaptedEnsemble
 
   @classmethod
   def load(cls, directory, trial: int = 0, data_dir=None) -> "LatencyPredictor":
-    """Loads every ensemble member of `trial` from an orbax checkpoint written by
-    `latpred.runner`."""
+    """Loads every ensemble member of `trial` from a checkpoint written by `latpred.runner`
+    (run_task.py, pretrain.py) or by `save_adapted` (then the device comes back adapted)."""
     directory = pathlib.Path(directory).resolve()
     first = trial * runner.MAX_MEMBERS
     steps = [s for s in checkpoints.steps(directory) if first <= s < first + runner.MAX_MEMBERS]
@@ -54,9 +59,13 @@ class LatencyPredictor:
     model = runner.build_model(config, space, len(meta["hw_names"]))
     like = runner.init_params(model, space, supp, 0)
     members = [checkpoints.restore(directory, step, like)[0] for step in steps]
-    train_hw = tuple(meta.get("pretrain_signature", {}).get("train_hw", ()))
-    return cls(space, config, tuple(meta["hw_names"]), members, supp, train_hw,
-               None if data_dir is None else str(data_dir))
+    train_hw = tuple(meta["pretrain_signature"]["train_hw"])
+    out = cls(space, config, tuple(meta["hw_names"]), members, supp, train_hw, meta,
+              None if data_dir is None else str(data_dir))
+    if "adapted" in meta:
+      out.adapted = {meta["adapted"]["device"]: _ensemble_from_meta(meta["adapted"], members,
+                                                                    out.hw_names)}
+    return out
 
   @property
   def model(self):
@@ -64,7 +73,8 @@ class LatencyPredictor:
 
   def hw_id(self, hw: str) -> int:
     if hw not in self.hw_names:
-      raise KeyError(f"unknown {self.space.name} device {hw!r}; valid: {', '.join(self.hw_names)}")
+      raise KeyError(f"unknown {self.space.name} device {hw!r}; valid: {', '.join(self.hw_names)}"
+                     f"{'; adapted: ' + ', '.join(self.adapted) if self.adapted else ''}")
     return self.hw_names.index(hw)
 
   def predict_scores(self, archs: Sequence, hw: str) -> np.ndarray:
@@ -79,40 +89,81 @@ class LatencyPredictor:
 
   def predict_ms(self, archs: Sequence, hw: str) -> np.ndarray:
     """Predicted latency in milliseconds; `hw` must have been adapted with measurements."""
+    return self.predict_ms_indices(self.space.indices_of(archs), hw)
+
+  def predict_ms_indices(self, arch_idx, hw: str) -> np.ndarray:
+    """`predict_ms` for architecture indices of the space (e.g. every architecture)."""
     if hw not in self.adapted:
       raise ValueError(f"device {hw!r} has no millisecond scale: adapt() it with measured "
                        "latencies first")
-    idx = self.space.indices_of(archs)
-    basis = self._stack_basis(hw) if self.adapted[hw].stack is not None else None
-    return self.adapted[hw].predict_ms(self.model, self.space.graph_set, self.supp_AxD, idx,
-                                       basis)
+    ens = self.adapted[hw]
+    basis = self.stack_basis() if ens.stack is not None else None
+    return ens.predict_ms(self.model, self.space.graph_set, self.supp_AxD, np.asarray(arch_idx),
+                          basis)
 
-  def _train_hw(self, hw: str) -> tuple:
-    return self.train_hw or tuple(h for h in self.hw_names if h != hw)
-
-  def _stack_basis(self, hw: str) -> np.ndarray:
+  def stack_basis(self) -> np.ndarray:
+    """`stacking.basis` over this checkpoint's training devices (their measured latencies)."""
     table = load_latency_table(self.space.name, self.data_dir)
-    return stacking.basis(self.space, table.latency_ms_HxA[table.hw_indices(self._train_hw(hw))])
+    return stacking.basis(self.space, table.latency_ms_HxA[table.hw_indices(self.train_hw)])
+
+  def stack_columns(self) -> list:
+    return ["gnn_ms", *self.train_hw, "mflops", "mparams", "compute_ops"]
 
   def adapt(self, hw: str, archs: Sequence, latency_ms: Sequence[float],
             seed: int = 0) -> "LatencyPredictor":
-    """A new predictor adapted to measured (arch, latency ms) of device `hw` (§5)."""
+    """A new predictor adapted to measured (arch, latency ms) of device `hw` (§5): a device of
+    the space outside the training devices, or a new name."""
     idx = self.space.indices_of(archs)
     latency_ms = np.asarray(latency_ms, np.float64)
     if len(idx) != len(latency_ms) or len(idx) < 3:
       raise ValueError("adapt() needs at least 3 architectures with one latency each")
     if not np.all(np.isfinite(latency_ms)) or np.any(latency_ms <= 0):
       raise ValueError("measured latencies must be finite and positive (milliseconds)")
+    if len(np.unique(idx)) != len(idx):
+      raise ValueError("adapt() needs distinct architectures (average repeated measurements)")
     if hw in self.train_hw:
       raise ValueError(f"{hw!r} is a training device of this checkpoint; adapt a new device")
     table = load_latency_table(self.space.name, self.data_dir)
-    train_ids = table.hw_indices(self._train_hw(hw))
+    train_ids = table.hw_indices(self.train_hw)
     c = self.config
-    use_stack = c.get("stack", False) and len(idx) >= c.stack_folds
+    use_stack = c.get("stack", False) and len(idx) >= max(3, c.stack_folds)
     adapted = transfer.adapt_ensemble(
-        self.model, self.members, self.space.graph_set, self.supp_AxD, self.hw_id(hw), idx,
-        latency_ms, train_ids, table.latency_ms_HxA[train_ids],
-        transfer.FineTune.from_config(c), seed=seed,
-        stack_basis_AxK=self._stack_basis(hw) if use_stack else None,
+        self.model, self.members, self.space.graph_set, self.supp_AxD,
+        self.hw_names.index(hw) if hw in self.hw_names else None, idx, latency_ms, train_ids,
+        table.latency_ms_HxA[train_ids], transfer.FineTune.from_config(c), seed=seed,
+        stack_basis_AxK=self.stack_basis() if use_stack else None,
         stack_folds=c.get("stack_folds", 5))
     return dataclasses.replace(self, adapted={**self.adapted, hw: adapted})
+
+  def loo_spearman(self, hw: str, archs: Sequence, latency_ms: Sequence[float]) -> float:
+    """Spearman of leave-one-out predictions of the adaptation's own measurements: the stack
+    refitted without each row, on the cross-fitted GNN column (NaN if not stacked)."""
+    ens = self.adapted[hw]
+    if ens.stack is None:
+      return float("nan")
+    idx = self.space.indices_of(archs)
+    features = np.column_stack([ens.oof_ms, self.stack_basis()[idx]])
+    return metrics.spearman(stacking.loo_predictions(features, latency_ms), latency_ms)
+
+  def save_adapted(self, directory, hw: str) -> None:
+    """Writes device `hw`'s adapted ensemble as a checkpoint `load` reads back adapted."""
+    ens = self.adapted[hw]
+    info = {"device": hw, "hw_row": [m.hw_row for m in ens.members],
+            "source_hw": [self.hw_names[m.source_hw] for m in ens.members],
+            "scale_ms": [list(m.scale_ms) for m in ens.members], "stack": None}
+    if ens.stack is not None:
+      info["stack"] = {"columns": self.stack_columns(), "weights": ens.stack.weights.tolist(),
+                       "scale": ens.stack.scale.tolist(), "intercept": ens.stack.intercept}
+    for k, m in enumerate(ens.members):
+      checkpoints.save(directory, k, m.params, {**self.meta, "adapted": info})
+
+
+def _ensemble_from_meta(info: dict, members: list, hw_names) -> transfer.AdaptedEnsemble:
+  adapted = [transfer.Adapted(params, hw_names.index(src), tuple(scale), row)
+             for params, src, scale, row in zip(members, info["source_hw"], info["scale_ms"],
+                                                info["hw_row"])]
+  stack = None
+  if info["stack"] is not None:
+    st = info["stack"]
+    stack = stacking.Stack(np.array(st["weights"]), np.array(st["scale"]), st["intercept"])
+  return transfer.AdaptedEnsemble(adapted, stack)

@@ -1,20 +1,22 @@
 """pretrain -> transfer -> evaluate for every target of a task; resumable; writes results."""
 
+import dataclasses
 import json
 import pathlib
 import sys
 import time
 
 import jax
+import ml_collections
 import numpy as np
 
 from latpred import checkpoints, encodings, graphs as graphs_lib, plots, samplers, tasks
 from latpred import stacking, transfer
 from latpred import __version__
-from latpred.data import load_latency_table
+from latpred.data import LatencyTable, load_latency_table, tables
 from latpred.evaluation import metrics, report
 from latpred.models.predictor import Predictor
-from latpred.spaces import load_space
+from latpred.spaces import SearchSpace, load_space
 from latpred.train import loop
 
 _CHOICES = {"hw_placement": ("opwise", "head"), "layer_type": ("dgf", "gat", "ensemble"),
@@ -76,10 +78,10 @@ _TRANSFER_FIELDS = ("data_dir", "ensemble_size", "num_samples", "sampler", "tran
                     "freeze", "eval_set", "num_trials", "stack", "stack_folds")
 
 
-def pretrain_signature(config, task) -> dict:
+def pretrain_signature(config, name: str, space: str, train_hw) -> dict:
   """Everything that determines a pretrained checkpoint (config less transfer/eval fields)."""
   sig = {k: v for k, v in config.to_dict().items() if k not in _TRANSFER_FIELDS}
-  sig.update(task=task.name, train_hw=list(task.train_hw), space=task.space)
+  sig.update(task=name, train_hw=list(train_hw), space=space)
   return sig
 
 
@@ -96,6 +98,93 @@ def _read_jsonl(path):
   return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
 
+@dataclasses.dataclass(frozen=True)
+class Setup:
+  """What pretraining and transfer on one space and list of training devices share."""
+
+  config: ml_collections.ConfigDict
+  space: SearchSpace
+  table: LatencyTable
+  supp: np.ndarray  # the supplementary encoding [A, D]
+  sampler_enc: np.ndarray  # what the encoding-based samplers cluster
+  train_ids: np.ndarray
+  model: Predictor
+  meta: dict  # checkpoint metadata
+
+  def sample_kwargs(self, hw_id=None) -> dict:
+    return dict(mflops=self.space.mflops_A, mparams=self.space.mparams_A,
+                encoding=self.sampler_enc,
+                latency=None if hw_id is None else self.table.latency_ms_HxA[hw_id])
+
+
+def make_setup(config, name: str, space_name: str, train_hw) -> Setup:
+  validate(config)
+  data_dir = config.data_dir or None
+  space = load_space(space_name, data_dir, config.graph_variant)
+  table = load_latency_table(space_name, data_dir)
+  enc_spec = encoding_spec(config, space_name)
+  supp = encodings.encoding(space, enc_spec, data_dir)
+  sampler_enc = supp if supp.shape[1] else encodings.encoding(space, "flops_params")
+  meta = {"config": config.to_dict(), "hw_names": list(table.hw_names), "space": space_name,
+          "graph_variant": space.graph_variant, "encoding": enc_spec,
+          "encoding_version": encodings.VERSION, "latpred_version": __version__,
+          "pretrain_signature": pretrain_signature(config, name, space_name, train_hw)}
+  return Setup(config, space, table, supp, sampler_enc, table.hw_indices(train_hw),
+               build_model(config, space, table.num_hw), meta)
+
+
+def pretrain_member(s: Setup, pretrained_dir, trial: int, member: int, seed: int):
+  """Pretrained parameters of one ensemble member (restored if checkpointed) and seconds."""
+  config = s.config
+  step = trial * MAX_MEMBERS + member
+  like = init_params(s.model, s.space, s.supp, seed)
+  restored = checkpoints.restore(pretrained_dir, step, like)
+  if restored is not None:
+    params, saved_meta = restored
+    if saved_meta.get("pretrain_signature") != s.meta["pretrain_signature"]:
+      raise ValueError(f"{pretrained_dir} holds a checkpoint for trial {trial} pretrained with "
+                       "another configuration or task; use a new workdir/pretrained_dir")
+    return params, saved_meta.get("pretrain_s") or 0.0
+  t0 = time.time()
+  pool = np.arange(s.space.num_archs)
+  archs = samplers.sample(config.pretrain_sampler, min(config.pretrain_samples, len(pool)),
+                          seed, pool=pool, **s.sample_kwargs(s.train_ids[0]))
+  params, _ = loop.fit(
+      s.model, like, s.space.graph_set, s.supp, s.train_ids,
+      s.table.latency_ms_HxA[s.train_ids], archs, epochs=config.pretrain_epochs,
+      batch_size=config.pretrain_batch, lr=config.lr, weight_decay=config.weight_decay,
+      final_lr=config.final_lr, seed=seed,
+      progress=lambda e, l: _log(f"[trial {trial} member {member}] pretrain epoch {e + 1}/"
+                                 f"{config.pretrain_epochs} loss {l:.4f}"))
+  seconds = time.time() - t0
+  checkpoints.save(pretrained_dir, step, params,
+                   {**s.meta, "trial": trial, "member": member, "pretrain_s": seconds})
+  return params, seconds
+
+
+def pretrain_ensemble(s: Setup, pretrained_dir, trial: int):
+  """[(params, seconds)] for every ensemble member of `trial` (seeds as in `run`)."""
+  seed = s.config.seed + 1000 * trial
+  return [pretrain_member(s, pretrained_dir, trial, k, seed + 7919 * k)
+          for k in range(s.config.ensemble_size)]
+
+
+def pretrain(config, pretrained_dir) -> list:
+  """Pretrains trial 0's ensemble on `config.train_hw` of `config.space` (all its devices when
+  empty), for users who then adapt to their own device (experiments/pretrain.py)."""
+  if not config.space:
+    raise ValueError("pretraining needs --config.space (nb201 or fbnet)")
+  tables.check_space(config.space)
+  train_hw = [h for h in config.train_hw.split(",") if h] or list(tables.hw_names(config.space))
+  known = tables.hw_names(config.space)
+  unknown = [h for h in train_hw if h not in known]
+  if unknown or len(set(train_hw)) != len(train_hw):
+    raise ValueError(f"bad --config.train_hw {unknown or train_hw}: names must be distinct "
+                     f"{config.space} devices; valid: {', '.join(known)}")
+  s = make_setup(config, "pretrain", config.space, train_hw)
+  return pretrain_ensemble(s, pathlib.Path(pretrained_dir), trial=0)
+
+
 def run(config, workdir, pretrained_dir=None) -> dict:
   """Runs the task; returns (and writes to workdir/results.json) the results.
 
@@ -108,54 +197,15 @@ def run(config, workdir, pretrained_dir=None) -> dict:
   workdir.mkdir(parents=True, exist_ok=True)
   pretrained_dir = pathlib.Path(pretrained_dir or workdir / "pretrained")
   task = resolve_task(config)
-  data_dir = config.data_dir or None
-  space = load_space(task.space, data_dir, config.graph_variant)
-  table = load_latency_table(task.space, data_dir)
-  enc_spec = encoding_spec(config, task.space)
-  supp = encodings.encoding(space, enc_spec, data_dir)
-  sampler_enc = supp if supp.shape[1] else encodings.encoding(space, "flops_params")
-  train_ids = table.hw_indices(task.train_hw)
+  s = make_setup(config, task.name, task.space, task.train_hw)
+  space, table, supp, model, train_ids = s.space, s.table, s.supp, s.model, s.train_ids
   stack_basis = stacking.basis(space, table.latency_ms_HxA[train_ids])
   fine_tune = transfer.FineTune.from_config(config)
   stack_columns = ["gnn_ms", *task.train_hw, "mflops", "mparams", "compute_ops"]
-  model = build_model(config, space, table.num_hw)
-  meta = {"config": config.to_dict(), "hw_names": list(table.hw_names), "space": task.space,
-          "graph_variant": space.graph_variant, "encoding": enc_spec,
-          "encoding_version": encodings.VERSION, "latpred_version": __version__,
-          "pretrain_signature": pretrain_signature(config, task)}
 
   log_path = workdir / "trials.jsonl"
   done = {(r["trial"], r["device"]): r for r in _read_jsonl(log_path)}
   pretrain_s = {}
-  def sample_kwargs(hw_id=None):
-    return dict(mflops=space.mflops_A, mparams=space.mparams_A, encoding=sampler_enc,
-                latency=None if hw_id is None else table.latency_ms_HxA[hw_id])
-
-  def pretrain_member(trial, member, seed):
-    """Pretrained parameters of one ensemble member (restored if checkpointed) and seconds."""
-    step = trial * MAX_MEMBERS + member
-    like = init_params(model, space, supp, seed)
-    restored = checkpoints.restore(pretrained_dir, step, like)
-    if restored is not None:
-      params, saved_meta = restored
-      if saved_meta.get("pretrain_signature") != meta["pretrain_signature"]:
-        raise ValueError(f"{pretrained_dir} holds a checkpoint for trial {trial} pretrained with "
-                         "another configuration or task; use a new workdir/pretrained_dir")
-      return params, saved_meta.get("pretrain_s") or 0.0
-    t0 = time.time()
-    pool = np.arange(space.num_archs)
-    archs = samplers.sample(config.pretrain_sampler, min(config.pretrain_samples, len(pool)),
-                            seed, pool=pool, **sample_kwargs(train_ids[0]))
-    params, _ = loop.fit(
-        model, like, space.graph_set, supp, train_ids, table.latency_ms_HxA[train_ids], archs,
-        epochs=config.pretrain_epochs, batch_size=config.pretrain_batch, lr=config.lr,
-        weight_decay=config.weight_decay, final_lr=config.final_lr, seed=seed,
-        progress=lambda e, l: _log(f"[trial {trial} member {member}] pretrain epoch {e + 1}/"
-                                   f"{config.pretrain_epochs} loss {l:.4f}"))
-    seconds = time.time() - t0
-    checkpoints.save(pretrained_dir, step, params,
-                     {**meta, "trial": trial, "member": member, "pretrain_s": seconds})
-    return params, seconds
 
   for trial in range(config.num_trials):
     seed = config.seed + 1000 * trial
@@ -165,8 +215,7 @@ def run(config, workdir, pretrained_dir=None) -> dict:
                if trial * MAX_MEMBERS + k in checkpoints.steps(pretrained_dir)]
       pretrain_s[trial] = float(sum(m.get("pretrain_s") or 0.0 for m in saved)) or None
       continue
-    members = [pretrain_member(trial, k, seed + 7919 * k)
-               for k in range(config.ensemble_size)]
+    members = pretrain_ensemble(s, pretrained_dir, trial)
     pretrain_s[trial] = float(sum(sec for _, sec in members))
     for hw in task.test_hw:
       if (trial, hw) in done:
@@ -175,7 +224,7 @@ def run(config, workdir, pretrained_dir=None) -> dict:
       hw_id = table.hw_index(hw)
       truth = table.latency_ms_HxA[hw_id]
       picks = samplers.sample(config.sampler, config.num_samples, seed + 1 + hw_id,
-                              pool=np.arange(space.num_archs), **sample_kwargs(hw_id))
+                              pool=np.arange(space.num_archs), **s.sample_kwargs(hw_id))
       idx = metrics.eval_indices(config.eval_set, space.num_archs, picks)
       adapted = transfer.adapt_ensemble(
           model, [params for params, _ in members], space.graph_set, supp, hw_id, picks,

@@ -96,3 +96,14 @@ def fit(features_MxK, latency_ms) -> Stack:
   weights[live] = sol[:-1]
   return Stack(weights, scale, float(sol[-1]))
 
+
+
+def loo_predictions(features_MxK, latency_ms) -> np.ndarray:
+  """Leave-one-out predictions (ms) of `fit` for each of the m samples, [m]."""
+  x = np.asarray(features_MxK, np.float64)
+  y = np.asarray(latency_ms, np.float64)
+  out = np.empty(len(y))
+  for i in range(len(y)):
+    keep = np.arange(len(y)) != i
+    out[i] = fit(x[keep], y[keep]).predict(x[i:i + 1])[0]
+  return out

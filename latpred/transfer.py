@@ -45,24 +45,31 @@ class Adapted:
   params: dict
   source_hw: int  # the training device whose row was copied
   scale_ms: tuple  # (a, b): latency_ms ~= a * score + b, fitted on the samples
+  hw_row: int  # the hardware-table row that now holds the target device
 
 
-def adapt(model, pretrained, graph_set, supp_AxD, target_hw: int, samples, sample_latency_ms,
-          train_hw_ids, train_latency_HxA, *, epochs, batch_size, lr, weight_decay, final_lr,
-          freeze=(), seed=0) -> Adapted:
+def adapt(model, pretrained, graph_set, supp_AxD, target_hw: Optional[int], samples,
+          sample_latency_ms, train_hw_ids, train_latency_HxA, *, epochs, batch_size, lr,
+          weight_decay, final_lr, freeze=(), seed=0) -> Adapted:
   """Copies the best-matching training row into the target's row, then fine-tunes (AdamW,
-  cosine) on the samples, always starting from `pretrained`."""
+  cosine) on the samples, always starting from `pretrained`.
+
+  `target_hw=None` is a device outside the table (a user's new device): the copied training row
+  itself is fine-tuned in place, so the adapted parameters no longer predict that training
+  device (the pretrained ones still do).
+  """
   samples = np.asarray(samples)
   src = most_correlated_hw(sample_latency_ms, train_latency_HxA[:, samples], train_hw_ids)
-  params = copy_hw_row(pretrained, src, target_hw)
+  row = src if target_hw is None else target_hw
+  params = copy_hw_row(pretrained, src, row)
   if epochs:
     lat = np.zeros((1, graph_set.num_archs), np.float32)
     lat[0, samples] = sample_latency_ms
-    params, _ = loop.fit(model, params, graph_set, supp_AxD, [target_hw], lat, samples,
+    params, _ = loop.fit(model, params, graph_set, supp_AxD, [row], lat, samples,
                          epochs=epochs, batch_size=batch_size, lr=lr, weight_decay=weight_decay,
                          final_lr=final_lr, seed=seed, freeze=tuple(freeze))
-  scores = loop.predict(model, params, graph_set, supp_AxD, target_hw, samples)
-  return Adapted(params, src, fit_ms_scale(scores, sample_latency_ms))
+  scores = loop.predict(model, params, graph_set, supp_AxD, row, samples)
+  return Adapted(params, src, fit_ms_scale(scores, sample_latency_ms), row)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -91,13 +98,13 @@ class AdaptedEnsemble:
   averages those ms, so a prediction does not depend on which other architectures are queried.
   """
 
-  target_hw: int
   members: list  # [Adapted]
   stack: Optional[stacking.Stack] = None
+  oof_ms: Optional[np.ndarray] = None  # the cross-fitted GNN predictions of the samples
 
   def gnn_ms(self, model, graph_set, supp_AxD, archs) -> np.ndarray:
     """The ensemble's own prediction (ms) for architecture indices `archs`."""
-    out = [a * loop.predict(model, m.params, graph_set, supp_AxD, self.target_hw, archs) + b
+    out = [a * loop.predict(model, m.params, graph_set, supp_AxD, m.hw_row, archs) + b
            for m in self.members for a, b in [m.scale_ms]]
     return np.mean(out, axis=0)
 
@@ -111,9 +118,10 @@ class AdaptedEnsemble:
     return self.stack.predict(np.column_stack([ms, stack_basis_AxK[np.asarray(archs)]]))
 
 
-def adapt_ensemble(model, members: Sequence, graph_set, supp_AxD, target_hw: int, samples,
-                   sample_latency_ms, train_hw_ids, train_latency_HxA, fine_tune: FineTune, *,
-                   seed: int, stack_basis_AxK=None, stack_folds: int = 5) -> AdaptedEnsemble:
+def adapt_ensemble(model, members: Sequence, graph_set, supp_AxD, target_hw: Optional[int],
+                   samples, sample_latency_ms, train_hw_ids, train_latency_HxA,
+                   fine_tune: FineTune, *, seed: int, stack_basis_AxK=None,
+                   stack_folds: int = 5) -> AdaptedEnsemble:
   """Adapts every pretrained member (`adapt`, member k with seed + 7919 k); with
   `stack_basis_AxK`, also fits the stack (`latpred.stacking`) on the samples, the GNN column
   cross-fitted over `stack_folds` folds (each fold re-adapts every member without it)."""
@@ -127,7 +135,7 @@ def adapt_ensemble(model, members: Sequence, graph_set, supp_AxD, target_hw: int
                      weight_decay=fine_tune.weight_decay, final_lr=fine_tune.final_lr,
                      freeze=fine_tune.freeze, seed=seed + 7919 * k)
                for k, params in enumerate(members)]
-    return AdaptedEnsemble(target_hw, adapted)
+    return AdaptedEnsemble(adapted)
 
   full = fit(np.arange(len(samples)))
   if stack_basis_AxK is not None:
@@ -135,4 +143,5 @@ def adapt_ensemble(model, members: Sequence, graph_set, supp_AxD, target_hw: int
         lambda pos: fit(pos).gnn_ms(model, graph_set, supp_AxD, samples), len(samples),
         stack_folds, seed)
     full.stack = stacking.fit(np.column_stack([oof, stack_basis_AxK[samples]]), y)
+    full.oof_ms = oof
   return full

@@ -3,6 +3,7 @@
 Block names: k{kernel}_e{expansion}[_g2 for grouped convs], and `skip`.
 """
 
+import re
 from typing import Sequence
 
 import numpy as np
@@ -14,13 +15,17 @@ VARIANTS = ("chain", "identity")
 
 
 def parse(arch) -> np.ndarray:
-  """Op ids int32 [22] from 22 op ids, 22 op names, or an '_'-joined id string ('7_8_1_...').
+  """Op ids int32 [22] from 22 op ids, 22 op names, an '_'-joined id string ('7_8_1_...'), or a
+  string of ids or op names separated by spaces/commas, optionally in brackets ('[7, 8, ...]').
 
   Raises:
     ValueError: wrong length, an unknown op name, or an id outside 0..8.
   """
   if isinstance(arch, str):
-    arch = arch.split("_") if "_" in arch and arch.replace("_", "").isdigit() else [arch]
+    if "_" in arch and arch.replace("_", "").isdigit():
+      arch = arch.split("_")
+    else:
+      arch = [t for t in re.split(r"[\s,;\[\]()]+", arch) if t]
   ops = list(arch)
   if len(ops) != NUM_LAYERS:
     raise ValueError(f"FBNet arch needs {NUM_LAYERS} layers, got {len(ops)}: {ops!r}")
