@@ -82,3 +82,32 @@ def srcc_vs_samples(runs, flops, path) -> pathlib.Path:
     ax.axis("off")
   axes.flat[0].legend(fontsize=8)
   return _save(fig, path)
+
+
+def latency_accuracy_pareto(true_ms, accuracy, chosen, path, title: str) -> pathlib.Path:
+  """Candidates' measured latency (ms) vs accuracy with their Pareto front; `chosen` is a list of
+  (budget ms, chosen candidate's true ms, its accuracy, label) drawn over it."""
+  true_ms, accuracy = np.asarray(true_ms), np.asarray(accuracy)
+  order = np.lexsort((-accuracy, true_ms))
+  front, best = [], -np.inf
+  for i in order:
+    if accuracy[i] > best:
+      front.append(i)
+      best = accuracy[i]
+  fig, ax = plt.subplots(figsize=(6, 4.5))
+  ax.scatter(true_ms, accuracy, s=6, c="0.7", label="MetaD2A candidates")
+  ax.step(true_ms[front], accuracy[front], where="post", c="k", lw=1, label="Pareto front")
+  colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+  for k, budget in enumerate(sorted({c[0] for c in chosen})):
+    pts = [c for c in chosen if c[0] == budget]
+    col = colours[k % len(colours)]
+    ax.axvline(budget, c=col, ls="--", lw=0.8)
+    ax.scatter([p[1] for p in pts], [p[2] for p in pts], c=col, marker="x", s=40,
+               label=f"chosen, budget {budget:g} ms")
+  lo = np.quantile(accuracy, 0.05)
+  ax.set_ylim(lo, accuracy.max() + 0.5)
+  ax.set_xlabel("measured latency (ms)")
+  ax.set_ylabel("CIFAR-100 accuracy (%)")
+  ax.set_title(title, fontsize=9)
+  ax.legend(fontsize=7, loc="lower right")
+  return _save(fig, path)

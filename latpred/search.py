@@ -128,3 +128,13 @@ def regularized_evolution(space: SearchSpace, latency_ms_fn: Callable[[np.ndarra
   best = [(space.arch_names[i], accuracy[i], latency[i]) for i in ranked]
   return SearchResult(best, [(space.arch_names[i], accuracy[i], latency[i]) for i in history],
                       len(accuracy), rejected)
+
+
+def first_k_choice(predicted_ms, accuracy, budget_ms: float, keep: int = 3):
+  """HELP's candidate rule: walk the candidates in order, keep the first `keep` predicted to
+  meet the budget, and return the position of the most accurate of them (None if none meets
+  it). Returns (chosen position or None, the kept positions)."""
+  kept = [i for i, ms in enumerate(np.asarray(predicted_ms)) if ms <= budget_ms][:keep]
+  if not kept:
+    return None, kept
+  return max(kept, key=lambda i: accuracy[i]), kept

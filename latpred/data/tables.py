@@ -163,3 +163,26 @@ def load_fbnet_zcp(data_dir=None, *, download: bool = True) -> np.ndarray:
   root = sources.ensure_files(space_files("fbnet"), data_dir, download=download)
   return _load_fbnet_zcp(root)
 
+
+
+METAD2A_FILE = "help/nasbench201/arch_generated_by_metad2a.txt"
+
+
+def load_metad2a_candidates(data_dir=None, *, download: bool = True):
+  """HELP's 500 MetaD2A NB201 candidates in file order: (arch strings, CIFAR-100 accuracy %).
+
+  The file's first line is the generation time (s); then `arch_str, accuracy, ...` per line.
+  """
+  root = sources.ensure_files([METAD2A_FILE], data_dir, download=download)
+  path = root / METAD2A_FILE
+  archs, acc = [], []
+  for line_no, line in enumerate(path.read_text().splitlines()[1:], start=2):
+    if not line.strip():
+      continue
+    fields = [f.strip() for f in line.split(",")]
+    try:
+      archs.append(fields[0])
+      acc.append(float(fields[1]))
+    except (IndexError, ValueError):
+      raise ValueError(f"{path}, line {line_no}: expected 'arch_str, accuracy, ...'") from None
+  return tuple(archs), np.array(acc, np.float64)

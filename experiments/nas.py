@@ -1,0 +1,38 @@
+"""HELP's latency-constrained NAS on NB201 (500 MetaD2A candidates) with the adapted predictor.
+
+  python experiments/nas.py --workdir=out/nas [--pretrained=out/bench/nasflat/ND/pretrained]
+
+Pretrains on ND's training devices (which exclude every target) unless --pretrained names such a
+checkpoint, then for titan_rtx_256, gold_6226, pixel2, eyeriss, fpga at HELP's budgets, 10 and 20
+samples and 5 seeds, writes WORKDIR/nas.json, nas.md (beside HELP's published results) and
+pareto_<device>.png.
+"""
+
+import warnings
+
+from absl import app, flags, logging
+from ml_collections import config_flags
+
+warnings.filterwarnings("ignore", category=DeprecationWarning)
+
+from latpred import nas  # noqa: E402
+
+_CONFIG = config_flags.DEFINE_config_file("config", "configs/nasflat.py", lock_config=True)
+_WORKDIR = flags.DEFINE_string("workdir", None, "Output folder.", required=True)
+_PRETRAINED = flags.DEFINE_string("pretrained", None, "ND-pretrained checkpoint folder "
+                                  "(default WORKDIR/pretrained, trained if absent).")
+_DEVICES = flags.DEFINE_list("devices", list(nas.HELP_RESULTS), "Target devices.")
+_SAMPLES = flags.DEFINE_list("num_samples", ["10", "20"], "Measured samples per target.")
+_SEEDS = flags.DEFINE_integer("seeds", 5, "Seeds (sample draw and fine-tune).")
+
+
+def main(argv):
+  del argv
+  logging.set_verbosity(logging.WARNING)
+  nas.run(_CONFIG.value, _WORKDIR.value, _PRETRAINED.value, tuple(_DEVICES.value),
+          tuple(int(m) for m in _SAMPLES.value), range(_SEEDS.value))
+  print(open(f"{_WORKDIR.value}/nas.md").read())
+
+
+if __name__ == "__main__":
+  app.run(main)

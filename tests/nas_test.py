@@ -1,0 +1,47 @@
+"""HELP's NAS protocol: the candidate rule on a hand example, and a smoke run on real data."""
+
+import json
+import pathlib
+import sys
+
+import numpy as np
+import pytest
+
+from latpred import nas, search
+from latpred.data import tables
+
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
+from configs import nasflat  # noqa: E402
+
+
+def test_first_k_choice_keeps_the_first_three_within_budget_in_order():
+  predicted = [5.0, 1.0, 2.0, 9.0, 1.5, 0.5]
+  accuracy = [99.0, 70.0, 60.0, 99.0, 65.0, 98.0]
+  chosen, kept = search.first_k_choice(predicted, accuracy, budget_ms=2.0)
+  assert kept == [1, 2, 4] and chosen == 1  # candidate 5 is fast and accurate but 4th in line
+  assert search.first_k_choice(predicted, accuracy, budget_ms=0.1) == (None, [])
+
+
+def test_metad2a_candidates_are_nb201_cells(data_dir):
+  archs, acc = tables.load_metad2a_candidates(data_dir)
+  assert len(archs) == 500 and acc.shape == (500,) and 60 < acc.max() < 80
+  assert archs[0].startswith("|nor_conv_3x3~0|+")
+
+
+def test_nas_smoke_run_writes_table_and_plot(data_dir, tmp_path):
+  config = nasflat.get_config("smoke")
+  config.data_dir = str(data_dir)
+  rows = nas.run(config, tmp_path, devices=("fpga",), sample_counts=(6,), seeds=range(1),
+                 log=lambda *_: None)
+  assert [r["budget_ms"] for r in rows] == [4, 5, 6]
+  for r in rows:
+    assert r["measurements"] == 6 and r["adapt_s"] > 0
+    if r["arch"] is not None:
+      assert r["predicted_latency_ms"] <= r["budget_ms"] and len(r["kept"]) <= 3
+      assert r["meets_budget"] == (r["true_latency_ms"] <= r["budget_ms"])
+  assert json.loads((tmp_path / "nas.json").read_text()) == rows
+  md = (tmp_path / "nas.md").read_text()
+  assert "| fpga | 6 | 6 |" in md and "7.4 (over)" in md
+  assert (tmp_path / "pareto_fpga.png").exists()
+  with pytest.raises(ValueError, match="no budgets"):
+    nas.run(config, tmp_path, devices=("raspi4",))
