@@ -4,6 +4,7 @@
       --num_samples=5,10,20 --num_trials=3 --workdir=/tmp/bench
 """
 
+import pathlib
 import warnings
 
 from absl import app, flags, logging
@@ -13,7 +14,8 @@ warnings.filterwarnings("ignore", category=DeprecationWarning)
 
 from latpred import benchmark  # noqa: E402
 
-_CONFIG = config_flags.DEFINE_config_file("config", "configs/nasflat.py", lock_config=True)
+_DEFAULT_CONFIG = pathlib.Path(__file__).resolve().parents[1] / "configs" / "nasflat.py"
+_CONFIG = config_flags.DEFINE_config_file("config", str(_DEFAULT_CONFIG), lock_config=True)
 _METHODS = flags.DEFINE_list("methods", ["nasflat"], "Methods to run.")
 _TASKS = flags.DEFINE_list("tasks", ["ND", "FD", "F1", "F2", "F3", "F4", "FA"], "Task names.")
 _SAMPLES = flags.DEFINE_list("num_samples", ["5", "10", "20"], "Target sample counts.")

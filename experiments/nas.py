@@ -8,6 +8,7 @@ samples and 5 seeds, writes WORKDIR/nas.json, nas.md (beside HELP's published re
 pareto_<device>.png.
 """
 
+import pathlib
 import warnings
 
 from absl import app, flags, logging
@@ -17,20 +18,24 @@ warnings.filterwarnings("ignore", category=DeprecationWarning)
 
 from latpred import nas  # noqa: E402
 
-_CONFIG = config_flags.DEFINE_config_file("config", "configs/nasflat.py", lock_config=True)
+_DEFAULT_CONFIG = pathlib.Path(__file__).resolve().parents[1] / "configs" / "nasflat.py"
+_CONFIG = config_flags.DEFINE_config_file("config", str(_DEFAULT_CONFIG), lock_config=True)
 _WORKDIR = flags.DEFINE_string("workdir", None, "Output folder.", required=True)
 _PRETRAINED = flags.DEFINE_string("pretrained", None, "ND-pretrained checkpoint folder "
                                   "(default WORKDIR/pretrained, trained if absent).")
 _DEVICES = flags.DEFINE_list("devices", list(nas.HELP_RESULTS), "Target devices.")
 _SAMPLES = flags.DEFINE_list("num_samples", ["10", "20"], "Measured samples per target.")
 _SEEDS = flags.DEFINE_integer("seeds", 5, "Seeds (sample draw and fine-tune).")
+_SAFETY = flags.DEFINE_float("safety_quantile", 0.0, "0: HELP's rule; q in (0, 1]: keep a "
+                             "candidate only if prediction x (1 + margin) meets the budget, the "
+                             "margin being this quantile of the leave-one-out underestimates.")
 
 
 def main(argv):
   del argv
   logging.set_verbosity(logging.WARNING)
   nas.run(_CONFIG.value, _WORKDIR.value, _PRETRAINED.value, tuple(_DEVICES.value),
-          tuple(int(m) for m in _SAMPLES.value), range(_SEEDS.value))
+          tuple(int(m) for m in _SAMPLES.value), range(_SEEDS.value), _SAFETY.value)
   print(open(f"{_WORKDIR.value}/nas.md").read())
 
 

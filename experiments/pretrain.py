@@ -8,6 +8,7 @@ checkpoints to WORKDIR (rerunning resumes). Then: experiments/suggest.py, measur
 experiments/adapt.py --pretrained=WORKDIR.
 """
 
+import pathlib
 import warnings
 
 from absl import app, flags, logging
@@ -17,7 +18,8 @@ warnings.filterwarnings("ignore", category=DeprecationWarning)
 
 from latpred import runner  # noqa: E402
 
-_CONFIG = config_flags.DEFINE_config_file("config", "configs/nasflat.py", lock_config=True)
+_DEFAULT_CONFIG = pathlib.Path(__file__).resolve().parents[1] / "configs" / "nasflat.py"
+_CONFIG = config_flags.DEFINE_config_file("config", str(_DEFAULT_CONFIG), lock_config=True)
 _WORKDIR = flags.DEFINE_string("workdir", None, "Checkpoint folder.", required=True)
 
 

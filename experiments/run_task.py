@@ -3,6 +3,7 @@
   python experiments/run_task.py --config=configs/nasflat.py --config.task=FD --workdir=/tmp/fd
 """
 
+import pathlib
 import warnings
 
 from absl import app, flags, logging
@@ -12,7 +13,8 @@ warnings.filterwarnings("ignore", category=DeprecationWarning)
 
 from latpred import runner  # noqa: E402
 
-_CONFIG = config_flags.DEFINE_config_file("config", "configs/nasflat.py", lock_config=True)
+_DEFAULT_CONFIG = pathlib.Path(__file__).resolve().parents[1] / "configs" / "nasflat.py"
+_CONFIG = config_flags.DEFINE_config_file("config", str(_DEFAULT_CONFIG), lock_config=True)
 _WORKDIR = flags.DEFINE_string("workdir", None, "Output directory (rerun it to resume).",
                                required=True)
 

@@ -6,6 +6,7 @@ Writes a CSV with an `arch` column (NB201 cell strings; FBNet '_'-joined op ids 
 names in `ops`). Measure each on your device and add a `latency_ms` column (milliseconds).
 """
 
+import pathlib
 import warnings
 
 from absl import app, flags
@@ -15,7 +16,8 @@ warnings.filterwarnings("ignore", category=DeprecationWarning)
 
 from latpred import samplers, workflow  # noqa: E402
 
-_CONFIG = config_flags.DEFINE_config_file("config", "configs/nasflat.py", lock_config=True)
+_DEFAULT_CONFIG = pathlib.Path(__file__).resolve().parents[1] / "configs" / "nasflat.py"
+_CONFIG = config_flags.DEFINE_config_file("config", str(_DEFAULT_CONFIG), lock_config=True)
 _SPACE = flags.DEFINE_enum("space", None, ["nb201", "fbnet"], "Search space.", required=True)
 _NUM = flags.DEFINE_integer("num", 20, "How many architectures to measure.", lower_bound=3)
 _SAMPLER = flags.DEFINE_enum("sampler", "kmeans", list(samplers.SAMPLERS),

@@ -6,6 +6,11 @@ walk the candidates in file order keeping the first 3 predicted to meet the budg
 most accurate; report its measured latency, whether it meets the budget, its accuracy, and the
 cost (measurement count, adaptation seconds, search seconds). The pretrained predictor's
 training devices must exclude the target.
+
+`safety_quantile` (beyond HELP's rule; 0 = HELP's rule): a candidate counts as predicted to meet
+the budget only if its prediction times (1 + q) does, where q is that quantile of the relative
+underestimates (measured / leave-one-out predicted - 1, floored at 0) over the target's own m
+samples: a margin sized by how wrong the adapted predictor is on that device.
 """
 
 import json
@@ -38,8 +43,19 @@ def pretrained_predictor(config, pretrained_dir, data_dir=None) -> LatencyPredic
   return LatencyPredictor.load(pretrained_dir, trial=0, data_dir=data_dir)
 
 
+def safety_margin(measured_ms, loo_ms, quantile: float) -> float:
+  """q >= 0: the `quantile` of measured / predicted - 1 over the samples (0 if quantile is 0)."""
+  if quantile <= 0:
+    return 0.0
+  if not 0 < quantile <= 1 or np.isnan(loo_ms).any():
+    raise ValueError("safety_quantile needs a stacked adaptation and a value in (0, 1]")
+  return max(0.0, float(np.quantile(np.asarray(measured_ms) / np.asarray(loo_ms) - 1.0,
+                                    quantile)))
+
+
 def run(config, workdir, pretrained_dir=None, devices=tuple(HELP_RESULTS),
-        sample_counts=(10, 20), seeds=range(5), log=print) -> list[dict]:
+        sample_counts=(10, 20), seeds=range(5), safety_quantile: float = 0.0,
+        log=print) -> list[dict]:
   """Runs the protocol; writes workdir/nas.json, nas.md and pareto_<device>.png."""
   workdir = pathlib.Path(workdir)
   workdir.mkdir(parents=True, exist_ok=True)
@@ -65,16 +81,19 @@ def run(config, workdir, pretrained_dir=None, devices=tuple(HELP_RESULTS),
         picks = samplers.sample(config.sampler, m, seed, pool=np.arange(space.num_archs),
                                 **setup.sample_kwargs(table.hw_index(hw)))
         t0 = time.time()
-        adapted = predictor.adapt(hw, [space.arch_names[i] for i in picks], truth[picks],
-                                  seed=seed)
+        names = [space.arch_names[i] for i in picks]
+        adapted = predictor.adapt(hw, names, truth[picks], seed=seed)
+        margin = safety_margin(truth[picks], adapted.loo_predictions(hw, names, truth[picks]),
+                               safety_quantile) if safety_quantile else 0.0
         adapt_s = time.time() - t0
         for budget, *_ in HELP_RESULTS[hw]:
           t1 = time.time()
           predicted = adapted.predict_ms_indices(cand_idx, hw)
-          chosen, kept = search.first_k_choice(predicted, cand_acc, budget)
+          chosen, kept = search.first_k_choice(predicted * (1 + margin), cand_acc, budget)
           search_s = time.time() - t1
           row = {"device": hw, "budget_ms": budget, "num_samples": m, "seed": seed,
                  "measurements": m, "adapt_s": adapt_s, "search_s": search_s,
+                 "safety_quantile": safety_quantile, "margin": margin,
                  "kept": [int(k) for k in kept]}
           if chosen is None:
             row.update(arch=None, true_latency_ms=None, meets_budget=None, accuracy=None)

@@ -135,15 +135,21 @@ class LatencyPredictor:
         stack_folds=c.get("stack_folds", 5))
     return dataclasses.replace(self, adapted={**self.adapted, hw: adapted})
 
-  def loo_spearman(self, hw: str, archs: Sequence, latency_ms: Sequence[float]) -> float:
-    """Spearman of leave-one-out predictions of the adaptation's own measurements: the stack
-    refitted without each row, on the cross-fitted GNN column (NaN if not stacked)."""
+  def loo_predictions(self, hw: str, archs: Sequence, latency_ms: Sequence[float]) -> np.ndarray:
+    """Leave-one-out predictions (ms) of the adaptation's own measurements (the same `archs`,
+    in the same order, as given to `adapt`): the stack refitted without each row, on the
+    cross-fitted GNN column. All NaN if the adaptation is not stacked."""
     ens = self.adapted[hw]
     if ens.stack is None:
-      return float("nan")
+      return np.full(len(archs), np.nan)
     idx = self.space.indices_of(archs)
     features = np.column_stack([ens.oof_ms, self.stack_basis()[idx]])
-    return metrics.spearman(stacking.loo_predictions(features, latency_ms), latency_ms)
+    return stacking.loo_predictions(features, latency_ms)
+
+  def loo_spearman(self, hw: str, archs: Sequence, latency_ms: Sequence[float]) -> float:
+    """Spearman of `loo_predictions` against the measurements (NaN if not stacked)."""
+    loo = self.loo_predictions(hw, archs, latency_ms)
+    return float("nan") if np.isnan(loo).any() else metrics.spearman(loo, latency_ms)
 
   def save_adapted(self, directory, hw: str) -> None:
     """Writes device `hw`'s adapted ensemble as a checkpoint `load` reads back adapted."""

@@ -45,3 +45,14 @@ def test_nas_smoke_run_writes_table_and_plot(data_dir, tmp_path):
   assert (tmp_path / "pareto_fpga.png").exists()
   with pytest.raises(ValueError, match="no budgets"):
     nas.run(config, tmp_path, devices=("raspi4",))
+
+
+def test_safety_margin_is_the_quantile_of_relative_underestimates():
+  measured = np.array([10.0, 10.0, 10.0, 10.0, 10.0])
+  loo = np.array([10.0, 8.0, 12.5, 5.0, 10.0])  # underestimates: 0, 0.25, -0.2, 1.0, 0
+  assert nas.safety_margin(measured, loo, 0.0) == 0.0
+  assert nas.safety_margin(measured, loo, 1.0) == pytest.approx(1.0)
+  assert nas.safety_margin(measured, loo, 0.5) == pytest.approx(0.0)
+  assert nas.safety_margin(measured, measured * 2, 0.9) == 0.0  # over-estimates: no margin
+  with pytest.raises(ValueError, match="stacked"):
+    nas.safety_margin(measured, np.full(5, np.nan), 0.9)
