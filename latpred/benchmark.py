@@ -10,7 +10,7 @@ import time
 
 import numpy as np
 
-from latpred import plots, runner, tasks
+from latpred import baselines, plots, runner, tasks
 from latpred.data import load_latency_table
 from latpred.evaluation import metrics
 
@@ -25,7 +25,7 @@ REFERENCE = {
     "F3": {"HELP": 0.413, "MultiPredict": 0.434, "NASFLAT": 0.814},
     "F4": {"HELP": 0.799, "MultiPredict": 0.763, "NASFLAT": 0.734},
 }
-METHODS = ("nasflat",)
+METHODS = ("nasflat",) + baselines.METHODS
 
 
 def flops_srcc(task, data_dir=None) -> float:
@@ -53,9 +53,11 @@ def run(config, workdir, methods, task_names, sample_counts, progress=print) -> 
         with cfg.unlocked():
           cfg.task, cfg.num_samples = name, m
         t0 = time.time()
-        res = runner.run(cfg, workdir / method / name / f"m{m}",
-                         pretrained_dir=workdir / method / name / "pretrained")
-        res["method"] = method
+        if method == "nasflat":
+          res = runner.run(cfg, workdir / method / name / f"m{m}",
+                           pretrained_dir=workdir / method / name / "pretrained")
+        else:
+          res = baselines.run(method, cfg, workdir / method / name / f"m{m}")
         runs.append(res)
         progress(f"{method} {name} m={m}: SRCC {res['task_spearman_mean']:.3f} "
                  f"({time.time() - t0:.0f} s)")

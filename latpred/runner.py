@@ -117,6 +117,13 @@ class Setup:
                 latency=None if hw_id is None else self.table.latency_ms_HxA[hw_id])
 
 
+def target_samples(s: Setup, trial: int, hw_id: int) -> np.ndarray:
+  """The m architectures measured on target `hw_id` in `trial` (every method uses the same)."""
+  seed = s.config.seed + 1000 * trial
+  return samplers.sample(s.config.sampler, s.config.num_samples, seed + 1 + hw_id,
+                         pool=np.arange(s.space.num_archs), **s.sample_kwargs(hw_id))
+
+
 def make_setup(config, name: str, space_name: str, train_hw) -> Setup:
   validate(config)
   data_dir = config.data_dir or None
@@ -223,8 +230,7 @@ def run(config, workdir, pretrained_dir=None) -> dict:
       t0 = time.time()
       hw_id = table.hw_index(hw)
       truth = table.latency_ms_HxA[hw_id]
-      picks = samplers.sample(config.sampler, config.num_samples, seed + 1 + hw_id,
-                              pool=np.arange(space.num_archs), **s.sample_kwargs(hw_id))
+      picks = target_samples(s, trial, hw_id)
       idx = metrics.eval_indices(config.eval_set, space.num_archs, picks)
       adapted = transfer.adapt_ensemble(
           model, [params for params, _ in members], space.graph_set, supp, hw_id, picks,

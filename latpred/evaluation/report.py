@@ -3,16 +3,16 @@
 import numpy as np
 
 
-def summarise(task, config, rows, pretrain_s, total_s) -> dict:
+def summarise(task, config, rows, pretrain_s, total_s, method: str = "nasflat") -> dict:
   per_device = {}
   for hw in task.test_hw:
     trials = sorted((r for (t, d), r in rows.items() if d == hw), key=lambda r: r["trial"])
     sp = [r["spearman"] for r in trials]
     per_device[hw] = {"spearman": sp, "spearman_mean": float(np.mean(sp)),
                       "spearman_std": float(np.std(sp)), "kendall": [r["kendall"] for r in trials],
-                      "copied_hw_row": [r["copied_hw_row"] for r in trials]}
+                      "copied_hw_row": [r.get("copied_hw_row") for r in trials]}
   return {
-      "method": "nasflat", "space": task.space, "task": task.name,
+      "method": method, "space": task.space, "task": task.name,
       "train_hw": list(task.train_hw), "test_hw": list(task.test_hw),
       "num_samples": config.num_samples, "num_trials": config.num_trials,
       "eval_set": config.eval_set, "per_device": per_device,

@@ -1,0 +1,78 @@
+"""Training-free baselines under the runner's protocol: the same targets, the same m samples per
+trial (`runner.target_samples`), the same evaluation set and the same results.json fields.
+
+  flops, params  rank by MFLOPs / parameter count (no samples, no training)
+  nearest        rank by the latency of the training device whose latencies on the m samples
+                 correlate best (Spearman) with the target's
+  ridge          ridge regression of the target's log-latency on the training devices'
+                 log-latencies plus log MFLOPs and log Mparams, fitted on the m samples
+                 (columns standardised over the samples, lambda = RIDGE_LAMBDA, not tuned)
+"""
+
+import json
+import pathlib
+import time
+
+import numpy as np
+
+from latpred import runner, transfer
+from latpred.evaluation import metrics, report
+
+METHODS = ("flops", "params", "nearest", "ridge")
+RIDGE_LAMBDA = 1.0
+
+
+def ridge_fit_predict(x_AxK, sample_idx, y, lam: float = RIDGE_LAMBDA) -> np.ndarray:
+  """Ridge of y on x's rows `sample_idx` (standardised, free intercept); predictions for all."""
+  x = np.asarray(x_AxK, np.float64)
+  mu, sd = x[sample_idx].mean(0), x[sample_idx].std(0)
+  sd = np.where(sd > 0, sd, 1.0)
+  z = (x - mu) / sd
+  zs, y = z[sample_idx], np.asarray(y, np.float64)
+  w = np.linalg.solve(zs.T @ zs + lam * np.eye(z.shape[1]), zs.T @ (y - y.mean()))
+  return z @ w + y.mean()
+
+
+def scores(method: str, s: runner.Setup, picks, sample_latency_ms) -> tuple[np.ndarray, dict]:
+  """Scores (higher = slower) of every architecture for one target, and extra row fields."""
+  train_lat = s.table.latency_ms_HxA[s.train_ids].astype(np.float64)
+  if method == "flops":
+    return s.space.mflops_A, {}
+  if method == "params":
+    return s.space.mparams_A, {}
+  if method == "nearest":
+    src = transfer.most_correlated_hw(sample_latency_ms, train_lat[:, picks], s.train_ids)
+    return s.table.latency_ms_HxA[src], {"copied_hw_row": s.table.hw_names[src]}
+  if method == "ridge":
+    x = np.column_stack([np.log(train_lat).T, np.log(s.space.mflops_A),
+                         np.log(s.space.mparams_A)])
+    return ridge_fit_predict(x, picks, np.log(sample_latency_ms)), {}
+  raise ValueError(f"unknown baseline {method!r}; valid: {', '.join(METHODS)}")
+
+
+def run(method: str, config, workdir) -> dict:
+  """Runs a baseline on config's task; writes workdir/results.json and results.md."""
+  if method not in METHODS:
+    raise ValueError(f"unknown baseline {method!r}; valid: {', '.join(METHODS)}")
+  t_start = time.time()
+  task = runner.resolve_task(config)
+  s = runner.make_setup(config, task.name, task.space, task.train_hw)
+  rows = {}
+  for trial in range(config.num_trials):
+    for hw in task.test_hw:
+      t0 = time.time()
+      hw_id = s.table.hw_index(hw)
+      truth = s.table.latency_ms_HxA[hw_id]
+      picks = runner.target_samples(s, trial, hw_id)
+      idx = metrics.eval_indices(config.eval_set, s.space.num_archs, picks)
+      pred, extra = scores(method, s, picks, truth[picks])
+      rows[(trial, hw)] = {"trial": trial, "device": hw,
+                           "spearman": metrics.spearman(pred[idx], truth[idx]),
+                           "kendall": metrics.kendall(pred[idx], truth[idx]), **extra,
+                           "transfer_s": time.time() - t0}
+  results = report.summarise(task, config, rows, {}, time.time() - t_start, method=method)
+  workdir = pathlib.Path(workdir)
+  workdir.mkdir(parents=True, exist_ok=True)
+  (workdir / "results.json").write_text(json.dumps(results, indent=2))
+  (workdir / "results.md").write_text(report.markdown(results))
+  return results

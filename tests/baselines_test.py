@@ -1,0 +1,42 @@
+"""Training-free baselines: the ridge fit, and each method under the runner's protocol."""
+
+import json
+import pathlib
+import sys
+
+import numpy as np
+import pytest
+
+from latpred import baselines, benchmark, tasks
+
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
+from configs import nasflat  # noqa: E402
+
+
+def test_ridge_recovers_a_linear_relation_with_small_lambda():
+  rng = np.random.default_rng(0)
+  x = rng.normal(size=(200, 3))
+  y = 2.0 * x[:, 0] - x[:, 2] + 5.0
+  pred = baselines.ridge_fit_predict(x, np.arange(40), y[:40], lam=1e-8)
+  np.testing.assert_allclose(pred, y, atol=1e-6)
+
+
+@pytest.mark.parametrize("method", baselines.METHODS)
+def test_each_baseline_runs_on_a_real_slice(method, data_dir, tmp_path):
+  config = nasflat.get_config("smoke")
+  config.data_dir, config.num_trials, config.num_samples = str(data_dir), 2, 10
+  config.space, config.train_hw, config.test_hw = "fbnet", "pixel3,gold_6226,1080ti_1", "fpga"
+  res = baselines.run(method, config, tmp_path)
+  saved = json.loads((tmp_path / "results.json").read_text())
+  assert saved["method"] == method and saved["task"] == "custom"
+  sp = saved["per_device"]["fpga"]["spearman"]
+  assert len(sp) == 2 and all(-1 <= v <= 1 for v in sp)
+  if method == "flops":
+    task = tasks.custom_task("fbnet", ["pixel3"], ["fpga"])
+    assert sp[0] == pytest.approx(benchmark.flops_srcc(task, data_dir))
+  if method == "nearest":
+    assert set(saved["per_device"]["fpga"]["copied_hw_row"]) <= {"pixel3", "gold_6226", "1080ti_1"}
+  if method == "ridge":
+    assert res["task_spearman_mean"] > 0.5  # FPGA latency follows the training devices closely
+  with pytest.raises(ValueError, match="valid: flops"):
+    baselines.run("oracle", config, tmp_path)
