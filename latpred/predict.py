@@ -1,7 +1,7 @@
 """Load a pretrained predictor, adapt it to a device, and predict latency for architectures.
 
   from latpred.predict import LatencyPredictor
-  p = LatencyPredictor.load("/tmp/fd/pretrained")            # a run_task.py / pretrain.py checkpoint
+  p = LatencyPredictor.load("/tmp/fd/pretrained")   # a run_task.py / pretrain.py checkpoint
   p = p.adapt("my_phone", archs=measured_archs, latency_ms=measured_ms)
   p.predict_ms(["7_8_1_...", [0] * 22], "my_phone")           # np.ndarray of ms
   p.save_adapted("/tmp/my_phone_ckpt", "my_phone")            # LatencyPredictor.load() reads it

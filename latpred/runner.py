@@ -74,8 +74,9 @@ def init_params(model, space, supp, seed):
                     g, 0, s)
 
 
-_TRANSFER_FIELDS = ("data_dir", "ensemble_size", "num_samples", "sampler", "transfer_epochs", "transfer_batch", "transfer_lr",
-                    "freeze", "eval_set", "num_trials", "stack", "stack_folds")
+_TRANSFER_FIELDS = ("data_dir", "ensemble_size", "num_samples", "sampler", "transfer_epochs",
+                    "transfer_batch", "transfer_lr", "freeze", "eval_set", "num_trials", "stack",
+                    "stack_folds")
 
 
 def pretrain_signature(config, name: str, space: str, train_hw) -> dict:
