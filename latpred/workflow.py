@@ -120,19 +120,24 @@ def adapt_device(pretrained, measurements, out, *, device: str = "my_device",
                                "max": float(predicted.max())},
       "wall_time_s": {"load": load_s, "adapt": adapt_s, "predict_all": predict_s},
   }
-  tmp = pathlib.Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent.resolve()
-                                      if out.parent.exists() else None))
+  made = [p for p in reversed(out.resolve().parents) if not p.exists()]
+  out.parent.mkdir(parents=True, exist_ok=True)  # the temporary folder must sit beside `out`
+  tmp = pathlib.Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
   try:
     write_predictions(tmp / "predictions.csv", predictor.space, predicted)
     adapted.save_adapted(tmp / "checkpoint", device)
     (tmp / "report.json").write_text(json.dumps(report, indent=2))
     (tmp / "report.md").write_text(report_markdown(report))
-    out.parent.mkdir(parents=True, exist_ok=True)
     if out.exists():
       out.rmdir()  # empty (checked above)
     os.replace(tmp, out)
   except BaseException:
     shutil.rmtree(tmp, ignore_errors=True)
+    for p in reversed(made):  # folders created above for `out`, innermost first
+      try:
+        p.rmdir()
+      except OSError:
+        break
     raise
   return report
 
