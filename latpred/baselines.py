@@ -1,5 +1,5 @@
-"""Training-free baselines under the runner's protocol: the same targets, the same m samples per
-trial (`runner.target_samples`), the same evaluation set and the same results.json fields.
+"""Baselines under the runner's protocol: the same targets, the same m samples per trial
+(`runner.target_samples`), the same evaluation set and the same results.json fields.
 
   flops, params  rank by MFLOPs / parameter count (no samples, no training)
   nearest        rank by the latency of the training device whose latencies on the m samples
@@ -7,6 +7,9 @@ trial (`runner.target_samples`), the same evaluation set and the same results.js
   ridge          ridge regression of the target's log-latency on the training devices'
                  log-latencies plus log MFLOPs and log Mparams, fitted on the m samples
                  (columns standardised over the samples, lambda = RIDGE_LAMBDA, not tuned)
+  brpnas         BRP-NAS-style: the config's GNN predictor (no pretraining, no training devices)
+                 trained from scratch on the target's m samples with the ranking loss, for
+                 BRPNAS_EPOCH_FACTOR x transfer_epochs epochs
 """
 
 import json
@@ -16,10 +19,12 @@ import time
 import numpy as np
 
 from latpred import runner, transfer
+from latpred.train import loop
 from latpred.evaluation import metrics, report
 
-METHODS = ("flops", "params", "nearest", "ridge")
+METHODS = ("flops", "params", "nearest", "ridge", "brpnas")
 RIDGE_LAMBDA = 1.0
+BRPNAS_EPOCH_FACTOR = 5
 
 
 def ridge_fit_predict(x_AxK, sample_idx, y, lam: float = RIDGE_LAMBDA) -> np.ndarray:
@@ -33,7 +38,22 @@ def ridge_fit_predict(x_AxK, sample_idx, y, lam: float = RIDGE_LAMBDA) -> np.nda
   return z @ w + y.mean()
 
 
-def scores(method: str, s: runner.Setup, picks, sample_latency_ms) -> tuple[np.ndarray, dict]:
+def brpnas_scores(s: runner.Setup, hw_id: int, picks, sample_latency_ms, seed: int):
+  """Scores of every architecture from the GNN trained on the m samples only."""
+  c = s.config
+  params = runner.init_params(s.model, s.space, s.supp, seed)
+  lat = np.zeros((1, s.space.num_archs), np.float32)
+  lat[0, picks] = sample_latency_ms
+  params, _ = loop.fit(s.model, params, s.space.graph_set, s.supp, [hw_id], lat, picks,
+                       epochs=BRPNAS_EPOCH_FACTOR * c.transfer_epochs,
+                       batch_size=c.transfer_batch, lr=c.transfer_lr,
+                       weight_decay=c.weight_decay, final_lr=c.final_lr, seed=seed)
+  return loop.predict(s.model, params, s.space.graph_set, s.supp, hw_id,
+                      np.arange(s.space.num_archs))
+
+
+def scores(method: str, s: runner.Setup, picks, sample_latency_ms, hw_id: int = 0,
+           seed: int = 0) -> tuple[np.ndarray, dict]:
   """Scores (higher = slower) of every architecture for one target, and extra row fields."""
   train_lat = s.table.latency_ms_HxA[s.train_ids].astype(np.float64)
   if method == "flops":
@@ -47,6 +67,8 @@ def scores(method: str, s: runner.Setup, picks, sample_latency_ms) -> tuple[np.n
     x = np.column_stack([np.log(train_lat).T, np.log(s.space.mflops_A),
                          np.log(s.space.mparams_A)])
     return ridge_fit_predict(x, picks, np.log(sample_latency_ms)), {}
+  if method == "brpnas":
+    return brpnas_scores(s, hw_id, picks, sample_latency_ms, seed), {}
   raise ValueError(f"unknown baseline {method!r}; valid: {', '.join(METHODS)}")
 
 
@@ -65,7 +87,8 @@ def run(method: str, config, workdir) -> dict:
       truth = s.table.latency_ms_HxA[hw_id]
       picks = runner.target_samples(s, trial, hw_id)
       idx = metrics.eval_indices(config.eval_set, s.space.num_archs, picks)
-      pred, extra = scores(method, s, picks, truth[picks])
+      pred, extra = scores(method, s, picks, truth[picks], hw_id,
+                           seed=config.seed + 1000 * trial + hw_id)
       rows[(trial, hw)] = {"trial": trial, "device": hw,
                            "spearman": metrics.spearman(pred[idx], truth[idx]),
                            "kendall": metrics.kendall(pred[idx], truth[idx]), **extra,
