@@ -50,7 +50,7 @@ def get_config(arg: str = "") -> ml_collections.ConfigDict:
   c.linear_cost = True  # additive readout: + device-weighted node FLOPs/params (beyond reference)
   c.additive_readout = True  # sum of per-node costs beside the pooled head (beyond reference)
   # Supplementary per-architecture encoding: 'none' or kinds joined by '+' (zcp: fbnet only,
-  # flops_params, opcount); 'auto' uses the per-space field below.
+  # flops_params, opcount, onehot); 'auto' uses the per-space field below.
   c.supp_encoding = "auto"
   c.supp_encoding_nb201 = "flops_params+opcount"
   c.supp_encoding_fbnet = "zcp+flops_params"

@@ -7,6 +7,8 @@
   ridge          ridge regression of the target's log-latency on the training devices'
                  log-latencies plus log MFLOPs and log Mparams, fitted on the m samples
                  (columns standardised over the samples, lambda = RIDGE_LAMBDA, not tuned)
+  multipredict   MultiPredict-style MLP with a device embedding (latpred/multipredict.py),
+                 pretrained once per trial on config.pretrain_samples architectures
   brpnas         BRP-NAS-style: the config's GNN predictor (no pretraining, no training devices)
                  trained from scratch on the target's m samples with the ranking loss, for
                  BRPNAS_EPOCH_FACTOR x transfer_epochs epochs
@@ -18,11 +20,11 @@ import time
 
 import numpy as np
 
-from latpred import runner, transfer
+from latpred import multipredict, runner, transfer
 from latpred.train import loop
 from latpred.evaluation import metrics, report
 
-METHODS = ("flops", "params", "nearest", "ridge", "brpnas")
+METHODS = ("flops", "params", "nearest", "ridge", "brpnas", "multipredict")
 RIDGE_LAMBDA = 1.0
 BRPNAS_EPOCH_FACTOR = 5
 
@@ -76,25 +78,41 @@ def run(method: str, config, workdir) -> dict:
   """Runs a baseline on config's task; writes workdir/results.json and results.md."""
   if method not in METHODS:
     raise ValueError(f"unknown baseline {method!r}; valid: {', '.join(METHODS)}")
+  workdir = pathlib.Path(workdir)
+  done = workdir / "results.json"
+  if done.exists():  # resume: a finished run with the same config is read back
+    previous = json.loads(done.read_text())
+    if previous.get("method") == method and previous.get("config") == config.to_dict():
+      return previous
   t_start = time.time()
   task = runner.resolve_task(config)
   s = runner.make_setup(config, task.name, task.space, task.train_hw)
   rows = {}
   for trial in range(config.num_trials):
+    pretrained = None
+    if method == "multipredict":
+      seed = config.seed + 1000 * trial
+      archs = np.random.default_rng(seed).choice(
+          s.space.num_archs, min(config.pretrain_samples, s.space.num_archs), replace=False)
+      pretrained = multipredict.pretrain(s.space, s.table, s.train_ids, archs, seed,
+                                         config.data_dir or None)
     for hw in task.test_hw:
       t0 = time.time()
       hw_id = s.table.hw_index(hw)
       truth = s.table.latency_ms_HxA[hw_id]
       picks = runner.target_samples(s, trial, hw_id)
       idx = metrics.eval_indices(config.eval_set, s.space.num_archs, picks)
-      pred, extra = scores(method, s, picks, truth[picks], hw_id,
-                           seed=config.seed + 1000 * trial + hw_id)
+      if pretrained is not None:
+        pred, extra = multipredict.adapt_predict(*pretrained, s.table, s.train_ids, hw_id, picks,
+                                                 truth[picks], config.seed + 1000 * trial), {}
+      else:
+        pred, extra = scores(method, s, picks, truth[picks], hw_id,
+                             seed=config.seed + 1000 * trial + hw_id)
       rows[(trial, hw)] = {"trial": trial, "device": hw,
                            "spearman": metrics.spearman(pred[idx], truth[idx]),
                            "kendall": metrics.kendall(pred[idx], truth[idx]), **extra,
                            "transfer_s": time.time() - t0}
   results = report.summarise(task, config, rows, {}, time.time() - t_start, method=method)
-  workdir = pathlib.Path(workdir)
   workdir.mkdir(parents=True, exist_ok=True)
   (workdir / "results.json").write_text(json.dumps(results, indent=2))
   (workdir / "results.md").write_text(report.markdown(results))

@@ -94,7 +94,8 @@ def markdown(runs, flops) -> str:
                    f"{ref.get('MultiPredict', '')} | {ref.get('NASFLAT', '')} |")
   lines += ["", "Wall time per trial on this machine (median over trials; a trial is pretraining "
             "plus transfer and evaluation on every target at the largest sample count):", "",
-            "| task | method | training devices | pretrain (s) | trial (s) |", "|---|---|---|---|---|"]
+            "| task | method | training devices | pretrain (s) | trial (s) |",
+            "|---|---|---|---|---|"]
   for task in dict.fromkeys(r["task"] for r in runs):
     for method in dict.fromkeys(r["method"] for r in runs):
       match = [r for r in runs if (r["task"], r["method"]) == (task, method)]

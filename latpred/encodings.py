@@ -14,7 +14,7 @@ import numpy as np
 from latpred.data import tables
 from latpred.spaces import SearchSpace
 
-KINDS = ("zcp", "flops_params", "opcount")
+KINDS = ("zcp", "flops_params", "opcount", "onehot")
 _LOG_MINMAX = ("fisher", "flops", "grad_norm", "params", "snip", "synflow")
 _ZSCORE = ("grasp",)
 VERSION = 1  # bump when an encoding changes; stored with checkpoints
@@ -64,6 +64,9 @@ def encoding(space: SearchSpace, spec: str, data_dir=None) -> np.ndarray:
       types = space.graph_set.node_types_AxN
       counts = np.stack([(types == t).sum(1) for t in range(2, len(space.node_types))], 1)
       parts.append(counts / max(1, types.shape[1] - 2))
+    elif kind == "onehot":  # node type per node position (the op at each edge / layer)
+      types = space.graph_set.node_types_AxN
+      parts.append(np.eye(len(space.node_types))[types].reshape(len(types), -1))
   if not parts:
     return np.zeros((space.num_archs, 0), np.float32)
   out = np.concatenate(parts, 1).astype(np.float32)

@@ -97,8 +97,8 @@ def batch(graph_set: GraphSet, arch_idx: np.ndarray, batch_size: int) -> jraph.G
   n_edge = np.zeros(batch_size + 1, np.int32)
   n_edge[:b] = graph_set.edge_mask_AxE[arch_idx].sum(axis=1)
   n_edge[-1] = total_edges - len(senders_real)
-  return jraph.GraphsTuple(nodes={"type": types, "feat": feats}, edges=None, senders=senders, receivers=receivers,
-                           globals=None, n_node=n_node, n_edge=n_edge)
+  return jraph.GraphsTuple(nodes={"type": types, "feat": feats}, edges=None, senders=senders,
+                           receivers=receivers, globals=None, n_node=n_node, n_edge=n_edge)
 
 
 def node_mask(graphs: jraph.GraphsTuple) -> jnp.ndarray:

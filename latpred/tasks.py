@@ -163,7 +163,8 @@ def partition(corr_HxH: np.ndarray, hw_names: Sequence[str], num_train: int, num
   return tuple(hw_names[i] for i in sorted(train)), tuple(hw_names[i] for i in sorted(test))
 
 
-# Generated NB201 tasks in the shapes of the paper's N1, N2, N3 (5 -> 5), N4 (10 -> 3), NA (17 -> 3).
+# Generated NB201 tasks in the shapes of the paper's N1, N2, N3 (5 -> 5), N4 (10 -> 3),
+# NA (17 -> 3).
 GENERATED_SHAPES = (("N1g", 5, 5), ("N2g", 5, 5), ("N3g", 5, 5), ("N4g", 10, 3), ("NAg", 17, 3))
 
 

@@ -38,5 +38,18 @@ def test_each_baseline_runs_on_a_real_slice(method, data_dir, tmp_path):
     assert set(saved["per_device"]["fpga"]["copied_hw_row"]) <= {"pixel3", "gold_6226", "1080ti_1"}
   if method == "ridge":
     assert res["task_spearman_mean"] > 0.5  # FPGA latency follows the training devices closely
+  assert baselines.run(method, config, tmp_path) == saved  # a finished run is read back
   with pytest.raises(ValueError, match="valid: flops"):
     baselines.run("oracle", config, tmp_path)
+
+
+def test_onehot_encoding_marks_the_op_at_every_position(data_dir):
+  from latpred import encodings
+  from latpred.spaces import load_space
+  space = load_space("nb201", data_dir)
+  enc = encodings.encoding(space, "onehot")
+  types = space.graph_set.node_types_AxN
+  assert enc.shape == (space.num_archs, types.shape[1] * len(space.node_types))
+  np.testing.assert_array_equal(enc.sum(1), types.shape[1])
+  row = enc[123].reshape(types.shape[1], len(space.node_types))
+  np.testing.assert_array_equal(row.argmax(1), types[123])
