@@ -44,31 +44,35 @@ def ridge_fit_predict(x_AxK, sample_idx, y, lam: float = RIDGE_LAMBDA) -> np.nda
   return z @ w + y.mean()
 
 
+def _from_scratch(s: runner.Setup, hw_id: int, archs, latency_1xA, *, epochs: int, batch: int,
+                  lr: float, seed: int):
+  """The config's GNN trained from a fresh init on `archs` of one device (ranking loss)."""
+  params = runner.init_params(s.model, s.space, s.supp, seed)
+  params, _ = loop.fit(s.model, params, s.space.graph_set, s.supp, [hw_id], latency_1xA, archs,
+                       epochs=epochs, batch_size=batch, lr=lr, weight_decay=s.config.weight_decay,
+                       final_lr=s.config.final_lr, seed=seed)
+  return params
+
+
 def brpnas_scores(s: runner.Setup, hw_id: int, picks, sample_latency_ms, seed: int):
   """Scores of every architecture from the GNN trained on the m samples only."""
   c = s.config
-  params = runner.init_params(s.model, s.space, s.supp, seed)
   lat = np.zeros((1, s.space.num_archs), np.float32)
   lat[0, picks] = sample_latency_ms
-  params, _ = loop.fit(s.model, params, s.space.graph_set, s.supp, [hw_id], lat, picks,
-                       epochs=BRPNAS_EPOCH_FACTOR * c.transfer_epochs,
-                       batch_size=c.transfer_batch, lr=c.transfer_lr,
-                       weight_decay=c.weight_decay, final_lr=c.final_lr, seed=seed)
+  params = _from_scratch(s, hw_id, picks, lat, epochs=BRPNAS_EPOCH_FACTOR * c.transfer_epochs,
+                         batch=c.transfer_batch, lr=c.transfer_lr, seed=seed)
   return loop.predict(s.model, params, s.space.graph_set, s.supp, hw_id,
                       np.arange(s.space.num_archs))
 
 
 def ceiling_row(s: runner.Setup, hw_id: int, seed: int) -> dict:
   """Spearman/Kendall on the held-out 20 % after training on 80 % of the target's archs."""
-  c = s.config
   order = np.random.default_rng(seed).permutation(s.space.num_archs)
   cut = int(CEILING_TRAIN_FRACTION * len(order))
   train, held = order[:cut], order[cut:]
-  params = runner.init_params(s.model, s.space, s.supp, seed)
   lat = s.table.latency_ms_HxA[[hw_id]]
-  params, _ = loop.fit(s.model, params, s.space.graph_set, s.supp, [hw_id], lat, train,
-                       epochs=CEILING_EPOCHS, batch_size=c.pretrain_batch, lr=c.lr,
-                       weight_decay=c.weight_decay, final_lr=c.final_lr, seed=seed)
+  params = _from_scratch(s, hw_id, train, lat, epochs=CEILING_EPOCHS,
+                         batch=s.config.pretrain_batch, lr=s.config.lr, seed=seed)
   pred = loop.predict(s.model, params, s.space.graph_set, s.supp, hw_id, held)
   truth = lat[0, held]
   return {"spearman": metrics.spearman(pred, truth), "kendall": metrics.kendall(pred, truth),

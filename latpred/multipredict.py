@@ -21,6 +21,9 @@ from latpred import encodings, transfer
 ENCODING = {"fbnet": "zcp", "nb201": "flops_params+onehot"}
 HIDDEN = (200, 200, 200)
 PRETRAIN_EPOCHS, PRETRAIN_BATCH, FINETUNE_STEPS, LR = 30, 256, 100, 1e-3
+# One optimizer object for every fit: the jitted step takes it as a static argument, so a new
+# object per fit would recompile the step each time.
+_OPTIMIZER = optax.adamw(LR, weight_decay=1e-5)
 
 
 class MLP(nn.Module):
@@ -51,7 +54,7 @@ def _step(model, opt, params, state, x, hw, y):
 
 
 def _fit(model, params, x, hw, y, steps_or_epochs, batch, seed, by_epoch):
-  opt = optax.adamw(LR, weight_decay=1e-5)
+  opt = _OPTIMIZER
   state = opt.init(params)
   rng = np.random.default_rng(seed)
   n = len(y)

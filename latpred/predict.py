@@ -106,9 +106,6 @@ class LatencyPredictor:
     table = load_latency_table(self.space.name, self.data_dir)
     return stacking.basis(self.space, table.latency_ms_HxA[table.hw_indices(self.train_hw)])
 
-  def stack_columns(self) -> list:
-    return ["gnn_ms", *self.train_hw, "mflops", "mparams", "compute_ops"]
-
   def adapt(self, hw: str, archs: Sequence, latency_ms: Sequence[float],
             seed: int = 0) -> "LatencyPredictor":
     """A new predictor adapted to measured (arch, latency ms) of device `hw` (§5): a device of
@@ -135,21 +132,17 @@ class LatencyPredictor:
         stack_folds=c.get("stack_folds", 5))
     return dataclasses.replace(self, adapted={**self.adapted, hw: adapted})
 
-  def loo_predictions(self, hw: str, archs: Sequence, latency_ms: Sequence[float]) -> np.ndarray:
-    """Leave-one-out predictions (ms) of the adaptation's own measurements (the same `archs`,
-    in the same order, as given to `adapt`): the stack refitted without each row, on the
-    cross-fitted GNN column. All NaN if the adaptation is not stacked."""
-    ens = self.adapted[hw]
-    if ens.stack is None:
-      return np.full(len(archs), np.nan)
-    idx = self.space.indices_of(archs)
-    features = np.column_stack([ens.oof_ms, self.stack_basis()[idx]])
-    return stacking.loo_predictions(features, latency_ms)
+  def loo_predictions(self, hw: str) -> np.ndarray:
+    """Leave-one-out predictions (ms) of `hw`'s own measurements, in the order given to
+    `adapt` (`AdaptedEnsemble.loo_ms`; NaN if the adaptation is not stacked)."""
+    return self.adapted[hw].loo_ms(self.stack_basis())
 
-  def loo_spearman(self, hw: str, archs: Sequence, latency_ms: Sequence[float]) -> float:
-    """Spearman of `loo_predictions` against the measurements (NaN if not stacked)."""
-    loo = self.loo_predictions(hw, archs, latency_ms)
-    return float("nan") if np.isnan(loo).any() else metrics.spearman(loo, latency_ms)
+  def loo_spearman(self, hw: str) -> float:
+    """Spearman of `loo_predictions` against the measurements (NaN if not available)."""
+    ens, loo = self.adapted[hw], self.loo_predictions(hw)
+    if not len(loo) or np.isnan(loo).any():
+      return float("nan")
+    return metrics.spearman(loo, ens.sample_ms)
 
   def save_adapted(self, directory, hw: str) -> None:
     """Writes device `hw`'s adapted ensemble as a checkpoint `load` reads back adapted."""
@@ -158,8 +151,9 @@ class LatencyPredictor:
             "source_hw": [self.hw_names[m.source_hw] for m in ens.members],
             "scale_ms": [list(m.scale_ms) for m in ens.members], "stack": None}
     if ens.stack is not None:
-      info["stack"] = {"columns": self.stack_columns(), "weights": ens.stack.weights.tolist(),
-                       "scale": ens.stack.scale.tolist(), "intercept": ens.stack.intercept}
+      info["stack"] = {"columns": stacking.columns(self.train_hw),
+                       "weights": ens.stack.weights.tolist(), "scale": ens.stack.scale.tolist(),
+                       "intercept": ens.stack.intercept}
     for k, m in enumerate(ens.members):
       checkpoints.save(directory, k, m.params, {**self.meta, "adapted": info})
 

@@ -209,7 +209,6 @@ def run(config, workdir, pretrained_dir=None) -> dict:
   space, table, supp, model, train_ids = s.space, s.table, s.supp, s.model, s.train_ids
   stack_basis = stacking.basis(space, table.latency_ms_HxA[train_ids])
   fine_tune = transfer.FineTune.from_config(config)
-  stack_columns = ["gnn_ms", *task.train_hw, "mflops", "mparams", "compute_ops"]
 
   log_path = workdir / "trials.jsonl"
   done = {(r["trial"], r["device"]): r for r in _read_jsonl(log_path)}
@@ -242,8 +241,7 @@ def run(config, workdir, pretrained_dir=None) -> dict:
       if adapted.stack is not None:
         pred_ms = adapted.stack.predict(np.column_stack([gnn_ms, stack_basis[idx]]))
         extra = {"spearman_gnn": metrics.spearman(gnn_ms, truth[idx]),
-                 "stack_weights": dict(zip(stack_columns,
-                                           np.round(adapted.stack.weights, 4).tolist()))}
+                 "stack_weights": adapted.stack.named_weights(task.train_hw)}
       sources = [table.hw_names[m.source_hw] for m in adapted.members]
       row = {"trial": trial, "device": hw, "spearman": metrics.spearman(pred_ms, truth[idx]),
              "kendall": metrics.kendall(pred_ms, truth[idx]), **extra,

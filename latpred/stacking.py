@@ -40,6 +40,11 @@ def basis(space, train_latency_HxA) -> np.ndarray:
                           space.mparams_A, compute_ops(space)])
 
 
+def columns(train_hw) -> list:
+  """Names of the stack's columns: the GNN, then `basis`'s."""
+  return ["gnn_ms", *train_hw, "mflops", "mparams", "compute_ops"]
+
+
 def fold_ids(m: int, num_folds: int, seed: int) -> list[np.ndarray]:
   """A seeded partition of range(m) into min(num_folds, m) folds of near-equal size."""
   if num_folds < 2:
@@ -73,6 +78,10 @@ class Stack:
 
   def predict(self, features_NxK) -> np.ndarray:
     return np.asarray(features_NxK, np.float64) / self.scale @ self.weights + self.intercept
+
+  def named_weights(self, train_hw) -> dict:
+    """Column name (`columns`) -> weight, rounded for reports."""
+    return dict(zip(columns(train_hw), np.round(self.weights, 4).tolist()))
 
 
 def fit(features_MxK, latency_ms) -> Stack:

@@ -100,13 +100,23 @@ class AdaptedEnsemble:
 
   members: list  # [Adapted]
   stack: Optional[stacking.Stack] = None
-  oof_ms: Optional[np.ndarray] = None  # the cross-fitted GNN predictions of the samples
+  samples: Optional[np.ndarray] = None  # with a stack fitted here: the measured architectures,
+  sample_ms: Optional[np.ndarray] = None  # their latencies
+  oof_ms: Optional[np.ndarray] = None  # and the cross-fitted GNN predictions of them
 
   def gnn_ms(self, model, graph_set, supp_AxD, archs) -> np.ndarray:
     """The ensemble's own prediction (ms) for architecture indices `archs`."""
     out = [a * loop.predict(model, m.params, graph_set, supp_AxD, m.hw_row, archs) + b
            for m in self.members for a, b in [m.scale_ms]]
     return np.mean(out, axis=0)
+
+  def loo_ms(self, stack_basis_AxK) -> np.ndarray:
+    """Leave-one-out predictions (ms) of the samples: the stack refitted without each, on the
+    cross-fitted GNN column. All NaN without a stack fitted here (e.g. one loaded back)."""
+    if self.oof_ms is None:
+      return np.full(0 if self.samples is None else len(self.samples), np.nan)
+    features = np.column_stack([self.oof_ms, stack_basis_AxK[self.samples]])
+    return stacking.loo_predictions(features, self.sample_ms)
 
   def predict_ms(self, model, graph_set, supp_AxD, archs, stack_basis_AxK=None) -> np.ndarray:
     """Predicted latency (ms); with a stack, `stack_basis_AxK` (`stacking.basis`) is needed."""
@@ -143,5 +153,5 @@ def adapt_ensemble(model, members: Sequence, graph_set, supp_AxD, target_hw: Opt
         lambda pos: fit(pos).gnn_ms(model, graph_set, supp_AxD, samples), len(samples),
         stack_folds, seed)
     full.stack = stacking.fit(np.column_stack([oof, stack_basis_AxK[samples]]), y)
-    full.oof_ms = oof
+    full.samples, full.sample_ms, full.oof_ms = samples, y, oof
   return full

@@ -7,6 +7,7 @@
 """
 
 import collections
+import csv
 import json
 import os
 import pathlib
@@ -46,8 +47,7 @@ def suggest(config, space_name: str, num: int, sampler: str, seed: int, out) -> 
 
 
 def _other_space_hint(path, space_name: str) -> str:
-  """' (they look like X architectures)' if the file's first arch parses in the other space."""
-  import csv
+  """A hint naming the other space if the file's first arch parses there, else ''."""
   try:
     with open(path, newline="") as f:
       first = next(csv.DictReader(f), {}) or {}
@@ -111,10 +111,9 @@ def adapt_device(pretrained, measurements, out, *, device: str = "my_device",
       "most_similar_training_device": resembled,
       "most_similar_device_spearman_on_measurements": metrics.spearman(train_lat,
                                                                        meas.latency_ms),
-      "leave_one_out_spearman": adapted.loo_spearman(device, archs, meas.latency_ms),
+      "leave_one_out_spearman": adapted.loo_spearman(device),
       "stack_weights": (None if ens.stack is None else
-                        dict(zip(adapted.stack_columns(), np.round(ens.stack.weights, 4)
-                                 .tolist()))),
+                        ens.stack.named_weights(predictor.train_hw)),
       "predicted_latency_ms": {"min": float(predicted.min()),
                                "median": float(np.median(predicted)),
                                "max": float(predicted.max())},
