@@ -73,11 +73,15 @@ def get_config(arg: str = "") -> ml_collections.ConfigDict:
   c.transfer_batch = 16
   c.transfer_lr = 1e-3
   c.freeze = ""  # comma-separated parameter-name prefixes to freeze, e.g. 'op_embed,first_'
+  c.row_init = "copy"  # target's hardware row: copy (most correlated training device) | random
   # Stacked transfer (latpred.stacking, beyond reference): the final ms prediction is a
   # non-negative mix of the GNN, the training devices' latencies and FLOPs/params/op count,
   # fitted on the samples with the GNN column cross-fitted over `stack_folds` folds.
   c.stack = True
   c.stack_folds = 5
+
+  # Baselines (latpred.baselines; the nasflat method ignores these)
+  c.help_episodes = 2000  # HELP's meta-training episodes (its default)
 
   # Evaluation
   c.eval_set = "all"  # all | exclude_samples | paper_first128
@@ -87,7 +91,7 @@ def get_config(arg: str = "") -> ml_collections.ConfigDict:
   if arg == "smoke":
     c.pretrain_samples, c.pretrain_epochs, c.transfer_epochs = 32, 2, 2
     c.width, c.num_trials, c.num_samples, c.ensemble_size = 16, 1, 8, 2
-    c.stack_folds = 2
+    c.stack_folds, c.help_episodes = 2, 20
   elif arg:
     raise ValueError(f"unknown config arg {arg!r}; valid: '' or 'smoke'")
   return c

@@ -1,11 +1,15 @@
 """HELP's latency-constrained NAS on NB201 (500 MetaD2A candidates) with the adapted predictor.
 
   python experiments/nas.py --workdir=out/nas [--pretrained=out/bench/nasflat/ND/pretrained]
+  python experiments/nas.py --workdir=out/nas_cal --calibrate [--pretrained=...]
 
 Pretrains on ND's training devices (which exclude every target) unless --pretrained names such a
 checkpoint, then for titan_rtx_256, gold_6226, pixel2, eyeriss, fpga at HELP's budgets, 10 and 20
 samples and 5 seeds, writes WORKDIR/nas.json, nas.md (beside HELP's published results) and
 pareto_<device>.png.
+
+--calibrate chooses the safety quantile per sample count first, on NB201 devices that are never a
+NAS target (latpred.nas.TUNING_DEVICES; WORKDIR/calibration.md), then runs the targets with it.
 """
 
 import pathlib
@@ -26,6 +30,8 @@ _PRETRAINED = flags.DEFINE_string("pretrained", None, "ND-pretrained checkpoint 
 _DEVICES = flags.DEFINE_list("devices", list(nas.HELP_RESULTS), "Target devices.")
 _SAMPLES = flags.DEFINE_list("num_samples", ["10", "20"], "Measured samples per target.")
 _SEEDS = flags.DEFINE_integer("seeds", 5, "Seeds (sample draw and fine-tune).")
+_CALIBRATE = flags.DEFINE_bool("calibrate", False, "Choose the safety quantile on the tuning "
+                                "devices (overrides --safety_quantile).")
 _SAFETY = flags.DEFINE_float("safety_quantile", 0.0, "0: HELP's rule; q in (0, 1]: keep a "
                              "candidate only if prediction x (1 + margin) meets the budget, the "
                              "margin being this quantile of the leave-one-out underestimates.")
@@ -34,8 +40,14 @@ _SAFETY = flags.DEFINE_float("safety_quantile", 0.0, "0: HELP's rule; q in (0, 1
 def main(argv):
   del argv
   logging.set_verbosity(logging.WARNING)
-  nas.run(_CONFIG.value, _WORKDIR.value, _PRETRAINED.value, tuple(_DEVICES.value),
-          tuple(int(m) for m in _SAMPLES.value), range(_SEEDS.value), _SAFETY.value)
+  counts = tuple(int(m) for m in _SAMPLES.value)
+  quantile = _SAFETY.value
+  if _CALIBRATE.value:
+    cal = nas.calibrate(_CONFIG.value, _WORKDIR.value, _PRETRAINED.value, sample_counts=counts)
+    quantile = cal["chosen"]
+    print(open(f"{_WORKDIR.value}/calibration.md").read())
+  nas.run(_CONFIG.value, _WORKDIR.value, _PRETRAINED.value, tuple(_DEVICES.value), counts,
+          range(_SEEDS.value), quantile)
   print(open(f"{_WORKDIR.value}/nas.md").read())
 
 

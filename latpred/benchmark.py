@@ -58,6 +58,7 @@ def run(config, workdir, methods, task_names, sample_counts, progress=print) -> 
                            pretrained_dir=workdir / method / name / "pretrained")
         else:
           res = baselines.run(method, cfg, workdir / method / name / f"m{m}")
+        res = {**res, "run_wall_s": time.time() - t0}  # this invocation (~0 if read back)
         runs.append(res)
         progress(f"{method} {name} m={m}: SRCC {res['task_spearman_mean']:.3f} "
                  f"({time.time() - t0:.0f} s)")
@@ -105,6 +106,13 @@ def markdown(runs, flops) -> str:
       pre, trial = trial_times(last)
       lines.append(f"| {task} | {method} | {len(last['train_hw'])} | {np.median(pre):.0f} | "
                    f"{np.median(trial):.0f} |")
+  lines += ["", "Wall time of this invocation per method, every task and sample count (runs read "
+            "back from an earlier invocation count ~0):", "", "| method | minutes |", "|---|---|"]
+  for method in dict.fromkeys(r["method"] for r in runs):
+    minutes = sum(r.get("run_wall_s", 0.0) for r in runs if r["method"] == method) / 60
+    lines.append(f"| {method} | {minutes:.1f} |")
+  total = sum(r.get("run_wall_s", 0.0) for r in runs) / 60
+  lines.append(f"| **all** | **{total:.1f}** |")
   return "\n".join(lines) + "\n"
 
 

@@ -67,27 +67,36 @@ def _fit(model, params, x, hw, y, steps_or_epochs, batch, seed, by_epoch):
   return params
 
 
-def pretrain(space, table, train_ids, archs, seed: int, data_dir=None):
-  """(model, params, encoding) trained on `archs` measured on every training device."""
-  enc = encodings.encoding(space, ENCODING[space.name], data_dir)
-  model = MLP(table.num_hw)
-  params = model.init(jax.random.PRNGKey(seed), jnp.zeros((1, enc.shape[1])),
-                      jnp.zeros((1,), jnp.int32))
+def setup(space, table, data_dir=None):
+  """(model, encoding [A, D]) for a space and its device vocabulary."""
+  return MLP(table.num_hw), encodings.encoding(space, ENCODING[space.name], data_dir)
+
+
+def init(ctx, seed: int):
+  model, enc = ctx
+  return model.init(jax.random.PRNGKey(seed), jnp.zeros((1, enc.shape[1])),
+                    jnp.zeros((1,), jnp.int32))
+
+
+def pretrain(ctx, params, table, train_ids, archs, seed: int):
+  """`params` trained on `archs` measured on every training device."""
+  model, enc = ctx
   x = np.concatenate([enc[archs]] * len(train_ids))
   hw = np.repeat(np.asarray(train_ids, np.int32), len(archs))
   y = np.concatenate([_standardise(np.log(table.latency_ms_HxA[h, archs].astype(np.float64)))
                       for h in train_ids]).astype(np.float32)
-  return model, _fit(model, params, x, hw, y, PRETRAIN_EPOCHS, PRETRAIN_BATCH, seed, True), enc
+  return _fit(model, params, x, hw, y, PRETRAIN_EPOCHS, PRETRAIN_BATCH, seed, True)
 
 
-def adapt_predict(model, params, enc, table, train_ids, target_hw: int, picks, latency_ms,
+def adapt_predict(ctx, params, table, train_ids, target_hw: int, picks, latency_ms,
                   seed: int) -> np.ndarray:
   """Scores of every architecture after the row copy and the L1 fine-tune on the samples."""
+  model, enc = ctx
   src = transfer.most_correlated_hw(latency_ms, table.latency_ms_HxA[train_ids][:, picks],
                                     train_ids)
   params = jax.tree_util.tree_map(lambda a: a, params)  # new containers, same leaves
-  table = params["params"]["hw_table"]["embedding"]
-  params["params"]["hw_table"]["embedding"] = table.at[target_hw].set(table[src])
+  rows = params["params"]["hw_table"]["embedding"]
+  params["params"]["hw_table"]["embedding"] = rows.at[target_hw].set(rows[src])
   y = _standardise(np.log(np.asarray(latency_ms, np.float64))).astype(np.float32)
   hw = np.full(len(picks), target_hw, np.int32)
   params = _fit(model, params, enc[picks], hw, y, FINETUNE_STEPS, len(picks), seed, False)

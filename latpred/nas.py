@@ -22,6 +22,7 @@ import numpy as np
 from latpred import plots, runner, samplers, search, tasks
 from latpred.data import load_latency_table, tables
 from latpred.predict import LatencyPredictor
+from latpred.spaces import load_space
 
 # HELP's published NB201 NAS results (method.md §11; 10 samples + 10 reference latencies):
 # device -> [(budget ms, chosen latency ms, accuracy %)].
@@ -54,67 +55,174 @@ def safety_margin(measured_ms, loo_ms, quantile: float) -> float:
                                     quantile)))
 
 
-def run(config, workdir, pretrained_dir=None, devices=tuple(HELP_RESULTS),
-        sample_counts=(10, 20), seeds=range(5), safety_quantile: float = 0.0,
-        log=print) -> list[dict]:
-  """Runs the protocol; writes workdir/nas.json, nas.md and pareto_<device>.png."""
-  workdir = pathlib.Path(workdir)
-  workdir.mkdir(parents=True, exist_ok=True)
-  data_dir = config.data_dir or None
+# NB201 devices outside ND's training and test lists (so never a NAS target): where the margin
+# quantile is chosen (`calibrate`), with budgets at quantiles of the candidates' true latency.
+TUNING_DEVICES = ("2080ti_1", "2080ti_256", "2080ti_32", "gold_6240", "titan_rtx_1",
+                  "titan_rtx_32", "titanx_1", "titanx_256", "titanx_32", "titanxp_1",
+                  "titanxp_256", "titanxp_32")
+TUNING_BUDGET_QUANTILES = (0.25, 0.5, 0.75)
+QUANTILE_GRID = (0.0, 0.5, 0.75, 0.9, 1.0)
+TARGET_MET_RATE = 0.95  # calibrate: the smallest quantile whose tuning runs meet this often
+
+
+def candidates(data_dir=None):
+  """HELP's 500 MetaD2A candidates: (arch strings, accuracy %, NB201 indices), in file order."""
+  archs, acc = tables.load_metad2a_candidates(data_dir)
+  return archs, acc, load_space("nb201", data_dir).indices_of(archs)
+
+
+def help_budgets(devices) -> dict:
   unknown = [d for d in devices if d not in HELP_RESULTS]
   if unknown:
     raise ValueError(f"no budgets for {unknown}; valid: {', '.join(HELP_RESULTS)}")
-  setup, predictor = pretrained_predictor(config, pretrained_dir or workdir / "pretrained",
-                                         data_dir)
+  return {hw: [b for b, *_ in HELP_RESULTS[hw]] for hw in devices}
+
+
+def evaluate(config, setup, predictor, budgets: dict, sample_counts, seeds, quantiles=(0.0,),
+             data_dir=None, log=print) -> list[dict]:
+  """One row per (device, budget, m, seed, safety quantile): adapts once per (device, m, seed),
+  predicts the candidates once, and applies every budget and quantile to that prediction.
+  `quantiles`: a tuple for every m, or a dict m -> tuple."""
   table = load_latency_table("nb201", data_dir)
-  cand_archs, cand_acc = tables.load_metad2a_candidates(data_dir)
-  cand_idx = predictor.space.indices_of(cand_archs)
+  cand_archs, cand_acc, cand_idx = candidates(data_dir)
   space = predictor.space
   rows = []
-  for hw in devices:
+  for hw, device_budgets in budgets.items():
     truth = table.latency_ms(hw).astype(np.float64)
     for m in sample_counts:
+      qs = quantiles[m] if isinstance(quantiles, dict) else quantiles
       for seed in seeds:
         picks = samplers.sample(config.sampler, m, seed, pool=np.arange(space.num_archs),
                                 **setup.sample_kwargs(table.hw_index(hw)))
         t0 = time.time()
-        names = [space.arch_names[i] for i in picks]
-        adapted = predictor.adapt(hw, names, truth[picks], seed=seed)
-        margin = safety_margin(truth[picks], adapted.loo_predictions(hw),
-                               safety_quantile) if safety_quantile else 0.0
+        adapted = predictor.adapt(hw, [space.arch_names[i] for i in picks], truth[picks],
+                                  seed=seed)
         adapt_s = time.time() - t0
+        loo = adapted.loo_predictions(hw) if any(qs) else None
+        loo_s = time.time() - t0 - adapt_s
         t1 = time.time()
-        predicted = adapted.predict_ms_indices(cand_idx, hw)  # shared by the budgets
+        predicted = adapted.predict_ms_indices(cand_idx, hw)  # shared by budgets and quantiles
         predict_s = time.time() - t1
-        for budget, *_ in HELP_RESULTS[hw]:
-          t2 = time.time()
-          chosen, kept = search.first_k_choice(predicted * (1 + margin), cand_acc, budget)
-          search_s = predict_s + time.time() - t2  # one budget's search: predict + walk
-          row = {"device": hw, "budget_ms": budget, "num_samples": m, "seed": seed,
-                 "measurements": m, "adapt_s": adapt_s, "search_s": search_s,
-                 "safety_quantile": safety_quantile, "margin": margin,
-                 "kept": [int(k) for k in kept]}
-          if chosen is None:
-            row.update(arch=None, true_latency_ms=None, meets_budget=None, accuracy=None)
-          else:
-            true = float(truth[cand_idx[chosen]])
-            row.update(arch=cand_archs[chosen], predicted_latency_ms=float(predicted[chosen]),
-                       true_latency_ms=true, meets_budget=bool(true <= budget),
-                       accuracy=float(cand_acc[chosen]))
-          rows.append(row)
+        for q in qs:
+          margin = safety_margin(truth[picks], loo, q) if q else 0.0
+          for budget in device_budgets:
+            t2 = time.time()
+            chosen, kept = search.first_k_choice(predicted * (1 + margin), cand_acc, budget)
+            row = {"device": hw, "budget_ms": budget, "num_samples": m, "seed": seed,
+                   "measurements": m, "adapt_s": adapt_s + (loo_s if q else 0.0),
+                   "search_s": predict_s + time.time() - t2,  # one budget: predict + walk
+                   "safety_quantile": q, "margin": margin, "kept": [int(k) for k in kept]}
+            if chosen is None:
+              row.update(arch=None, true_latency_ms=None, meets_budget=None, accuracy=None)
+            else:
+              true = float(truth[cand_idx[chosen]])
+              row.update(arch=cand_archs[chosen], predicted_latency_ms=float(predicted[chosen]),
+                         true_latency_ms=true, meets_budget=bool(true <= budget),
+                         accuracy=float(cand_acc[chosen]))
+            rows.append(row)
         log(f"{hw} m={m} seed={seed}: " + ", ".join(
-            f"{r['budget_ms']} ms -> {r['true_latency_ms'] and round(r['true_latency_ms'], 2)} "
-            f"ms, {r['accuracy']}" for r in rows[-len(HELP_RESULTS[hw]):]))
+            f"q={r['safety_quantile']} {r['budget_ms']} ms -> "
+            f"{r['true_latency_ms'] and round(r['true_latency_ms'], 2)} ms"
+            for r in rows[-len(device_budgets) * len(qs):]))
+  return rows
+
+
+def run(config, workdir, pretrained_dir=None, devices=tuple(HELP_RESULTS),
+        sample_counts=(10, 20), seeds=range(5), safety_quantile=0.0,
+        log=print) -> list[dict]:
+  """Runs the protocol at HELP's budgets; writes workdir/nas.json, nas.md, pareto_<device>.png.
+  `safety_quantile`: one value, or a dict m -> value (as `calibrate` chooses)."""
+  workdir = pathlib.Path(workdir)
+  budgets = help_budgets(devices)
+  workdir.mkdir(parents=True, exist_ok=True)
+  data_dir = config.data_dir or None
+  setup, predictor = pretrained_predictor(config, pretrained_dir or workdir / "pretrained",
+                                         data_dir)
+  quantiles = ({m: (safety_quantile[m],) for m in sample_counts}
+               if isinstance(safety_quantile, dict) else (safety_quantile,))
+  rows = evaluate(config, setup, predictor, budgets, sample_counts, seeds, quantiles, data_dir,
+                  log)
+  table = load_latency_table("nb201", data_dir)
+  _, cand_acc, cand_idx = candidates(data_dir)
+  for hw in budgets:
     chosen_pts = [(r["budget_ms"], r["true_latency_ms"], r["accuracy"], r["num_samples"])
                   for r in rows if r["device"] == hw and r["arch"] is not None
                   and r["num_samples"] == max(sample_counts)]
-    plots.latency_accuracy_pareto(truth[cand_idx], cand_acc, chosen_pts,
+    plots.latency_accuracy_pareto(table.latency_ms(hw)[cand_idx], cand_acc, chosen_pts,
                                   workdir / f"pareto_{hw}.png",
                                   f"{hw}: MetaD2A candidates; chosen at m={max(sample_counts)}, "
                                   f"{len(list(seeds))} seeds")
   (workdir / "nas.json").write_text(json.dumps(rows, indent=2))
-  (workdir / "nas.md").write_text(markdown(rows))
+  (workdir / "nas.md").write_text(markdown(rows, oracle_choices(data_dir)))
   return rows
+
+
+def oracle_choices(data_dir=None) -> dict:
+  """(device, budget) -> (latency ms, accuracy %) that HELP's rule chooses from the measured
+  latencies themselves: what a perfect predictor would reach under that rule."""
+  table = load_latency_table("nb201", data_dir)
+  _, cand_acc, idx = candidates(data_dir)
+  out = {}
+  for hw, results in HELP_RESULTS.items():
+    truth = table.latency_ms(hw)[idx].astype(np.float64)
+    for budget, *_ in results:
+      chosen, _ = search.first_k_choice(truth, cand_acc, budget)
+      out[(hw, budget)] = (float(truth[chosen]), float(cand_acc[chosen]))
+  return out
+
+
+def tuning_budgets(devices=TUNING_DEVICES, data_dir=None) -> dict:
+  """Budgets (ms, 2 decimals) of each tuning device at TUNING_BUDGET_QUANTILES of the MetaD2A
+  candidates' measured latency on it."""
+  table = load_latency_table("nb201", data_dir)
+  idx = candidates(data_dir)[2]
+  return {hw: [round(float(np.quantile(table.latency_ms(hw)[idx], q)), 2)
+               for q in TUNING_BUDGET_QUANTILES] for hw in devices}
+
+
+def calibrate(config, workdir, pretrained_dir=None, devices=TUNING_DEVICES,
+              sample_counts=(10, 20), seeds=range(3), quantiles=QUANTILE_GRID,
+              log=print) -> dict:
+  """Chooses the safety quantile on the tuning devices (never a NAS target): per sample count,
+  the smallest quantile whose runs meet the budget at least TARGET_MET_RATE of the time (the
+  largest on the grid if none does). Writes workdir/calibration.json and calibration.md."""
+  workdir = pathlib.Path(workdir)
+  overlap = [d for d in devices if d in HELP_RESULTS]
+  if overlap:
+    raise ValueError(f"{overlap} are NAS targets; calibrating on them would tune on the test")
+  data_dir = config.data_dir or None
+  setup, predictor = pretrained_predictor(config, pretrained_dir or workdir / "pretrained",
+                                         data_dir)
+  rows = evaluate(config, setup, predictor, tuning_budgets(devices, data_dir), sample_counts,
+                  seeds, quantiles, data_dir, log)
+  summary = []
+  for m in sample_counts:
+    for q in quantiles:
+      rs = [r for r in rows if r["num_samples"] == m and r["safety_quantile"] == q]
+      found = [r for r in rs if r["arch"] is not None]
+      summary.append({"num_samples": m, "safety_quantile": q, "runs": len(rs),
+                      "met_rate": sum(bool(r["meets_budget"]) for r in found) / len(rs),
+                      "accuracy": float(np.mean([r["accuracy"] for r in found]))
+                      if found else None})
+  chosen = {}
+  for m in sample_counts:
+    ok = [s for s in summary if s["num_samples"] == m and s["met_rate"] >= TARGET_MET_RATE]
+    chosen[m] = min((s["safety_quantile"] for s in ok), default=max(quantiles))
+  out = {"devices": list(devices), "budget_quantiles": list(TUNING_BUDGET_QUANTILES),
+         "target_met_rate": TARGET_MET_RATE, "summary": summary, "chosen": chosen, "rows": rows}
+  workdir.mkdir(parents=True, exist_ok=True)
+  (workdir / "calibration.json").write_text(json.dumps(out, indent=2))
+  lines = [(f"Tuning devices: {', '.join(devices)}; budgets at the "
+            f"{'/'.join(str(q) for q in TUNING_BUDGET_QUANTILES)} quantiles of the candidates' "
+            f"measured latency; {len(list(seeds))} seeds."), "",
+           "| m | safety quantile | budget met | mean accuracy (%) |", "|---|---|---|---|"]
+  for s in summary:
+    mark = " **(chosen)**" if chosen[s["num_samples"]] == s["safety_quantile"] else ""
+    acc = "" if s["accuracy"] is None else f"{s['accuracy']:.2f}"
+    lines.append(f"| {s['num_samples']} | {s['safety_quantile']}{mark} | "
+                 f"{s['met_rate']:.0%} of {s['runs']} | {acc} |")
+  (workdir / "calibration.md").write_text("\n".join(lines) + "\n")
+  return out
 
 
 def summarise(rows) -> list[dict]:
@@ -136,18 +244,24 @@ def summarise(rows) -> list[dict]:
   return out
 
 
-def markdown(rows) -> str:
+def markdown(rows, oracle=None) -> str:
+  """The table beside HELP's published choice and, if given, the rule's choice from the true
+  latencies (`oracle_choices`)."""
   help_lookup = {(hw, b): (lat, acc) for hw, v in HELP_RESULTS.items() for b, lat, acc in v}
-  lines = ["| device | budget (ms) | m | budget met | true latency (ms), mean [max] | "
-           "accuracy (%) | HELP latency (ms) | HELP accuracy (%) | adapt (s) | search (s) |",
-           "|---|---|---|---|---|---|---|---|---|---|"]
+  oracle = oracle or {}
+  lines = [("| device | budget (ms) | m | budget met | true latency (ms), mean [max] | "
+            "accuracy (%) | HELP latency (ms) | HELP accuracy (%) | rule on true latency: "
+            "ms, acc (%) | adapt (s) | search (s) |"),
+           "|---|---|---|---|---|---|---|---|---|---|---|"]
   for s in summarise(rows):
     lat, acc = help_lookup[(s["device"], s["budget_ms"])]
     help_mark = "" if lat <= s["budget_ms"] else " (over)"
     ours = ("none predicted within budget" if s["true_latency_ms"] is None else
             f"{s['true_latency_ms']:.2f} [{s['max_true_latency_ms']:.2f}]")
     accuracy = "" if s["accuracy"] is None else f"{s['accuracy']:.2f}"
+    o = oracle.get((s["device"], s["budget_ms"]))
+    best = "" if o is None else f"{o[0]:.2f}, {o[1]:.2f}"
     lines.append(f"| {s['device']} | {s['budget_ms']} | {s['num_samples']} | "
                  f"{s['met']}/{s['runs']} | {ours} | {accuracy} | {lat}{help_mark} | {acc} | "
-                 f"{s['adapt_s']:.1f} | {s['search_s']:.2f} |")
+                 f"{best} | {s['adapt_s']:.1f} | {s['search_s']:.2f} |")
   return "\n".join(lines) + "\n"

@@ -21,7 +21,7 @@ from latpred.train import loop
 
 _CHOICES = {"hw_placement": ("opwise", "head"), "layer_type": ("dgf", "gat", "ensemble"),
             "eval_set": metrics.EVAL_SETS, "sampler": samplers.SAMPLERS,
-            "pretrain_sampler": samplers.SAMPLERS}
+            "pretrain_sampler": samplers.SAMPLERS, "row_init": transfer.ROW_INITS}
 
 
 def validate(config) -> None:
@@ -74,9 +74,10 @@ def init_params(model, space, supp, seed):
                     g, 0, s)
 
 
+# Fields that do not determine a NASFLAT checkpoint (help_episodes is a baseline's field).
 _TRANSFER_FIELDS = ("data_dir", "ensemble_size", "num_samples", "sampler", "transfer_epochs",
                     "transfer_batch", "transfer_lr", "freeze", "eval_set", "num_trials", "stack",
-                    "stack_folds")
+                    "stack_folds", "row_init", "help_episodes")
 
 
 def pretrain_signature(config, name: str, space: str, train_hw) -> dict:

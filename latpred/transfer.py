@@ -11,6 +11,9 @@ from latpred.evaluation import metrics
 from latpred.train import loop
 
 
+ROW_INITS = ("copy", "random")
+
+
 def most_correlated_hw(sample_latency_m, train_latency_HxM, train_hw_ids) -> int:
   """Training device whose latencies on the m samples have the highest Spearman with the
   target's (ties: the first). Constant rows count as correlation -1."""
@@ -50,9 +53,13 @@ class Adapted:
 
 def adapt(model, pretrained, graph_set, supp_AxD, target_hw: Optional[int], samples,
           sample_latency_ms, train_hw_ids, train_latency_HxA, *, epochs, batch_size, lr,
-          weight_decay, final_lr, freeze=(), seed=0) -> Adapted:
+          weight_decay, final_lr, freeze=(), seed=0, row_init: str = "copy") -> Adapted:
   """Copies the best-matching training row into the target's row, then fine-tunes (AdamW,
   cosine) on the samples, always starting from `pretrained`.
+
+  `row_init='random'` (the design study's ablation) keeps the target's own row as initialised
+  before pretraining (never trained) instead of copying; `source_hw` still names the most
+  correlated training device.
 
   `target_hw=None` is a device outside the table (a user's new device): the copied training row
   itself is fine-tuned in place, so the adapted parameters no longer predict that training
@@ -60,8 +67,12 @@ def adapt(model, pretrained, graph_set, supp_AxD, target_hw: Optional[int], samp
   """
   samples = np.asarray(samples)
   src = most_correlated_hw(sample_latency_ms, train_latency_HxA[:, samples], train_hw_ids)
+  if row_init not in ROW_INITS:
+    raise ValueError(f"row_init={row_init!r}; valid: {', '.join(ROW_INITS)}")
+  if target_hw is None and row_init != "copy":
+    raise ValueError("a device outside the table has no row of its own: row_init must be 'copy'")
   row = src if target_hw is None else target_hw
-  params = copy_hw_row(pretrained, src, row)
+  params = copy_hw_row(pretrained, src, row) if row_init == "copy" else pretrained
   if epochs:
     lat = np.zeros((1, graph_set.num_archs), np.float32)
     lat[0, samples] = sample_latency_ms
@@ -82,12 +93,14 @@ class FineTune:
   weight_decay: float
   final_lr: float
   freeze: tuple = ()
+  row_init: str = "copy"
 
   @classmethod
   def from_config(cls, config) -> "FineTune":
     return cls(config.transfer_epochs, config.transfer_batch, config.transfer_lr,
                config.weight_decay, config.final_lr,
-               tuple(g for g in config.freeze.split(",") if g))
+               tuple(g for g in config.freeze.split(",") if g),
+               config.get("row_init", "copy"))  # checkpoints before the field: copy
 
 
 @dataclasses.dataclass
@@ -143,7 +156,8 @@ def adapt_ensemble(model, members: Sequence, graph_set, supp_AxD, target_hw: Opt
                      train_hw_ids, train_latency_HxA, epochs=fine_tune.epochs,
                      batch_size=fine_tune.batch_size, lr=fine_tune.lr,
                      weight_decay=fine_tune.weight_decay, final_lr=fine_tune.final_lr,
-                     freeze=fine_tune.freeze, seed=seed + 7919 * k)
+                     freeze=fine_tune.freeze, seed=seed + 7919 * k,
+                     row_init=fine_tune.row_init)
                for k, params in enumerate(members)]
     return AdaptedEnsemble(adapted)
 

@@ -41,6 +41,13 @@ def test_each_baseline_runs_on_a_real_slice(method, data_dir, tmp_path):
   if method == "ceiling":  # trained on 80 % of fpga's own architectures; cached for other m
     assert len((tmp_path / "ceiling_trials.jsonl").read_text().splitlines()) == 2
     assert res["task_spearman_mean"] > 0.8
+  if method in baselines.PRETRAINED:  # trained once per trial, reused at another sample count
+    config.num_samples = 5
+    again = baselines.run(method, config, tmp_path / "m5")
+    assert again["wall_time_s"]["pretrain"] == saved["wall_time_s"]["pretrain"]
+    config.num_samples = 10
+  if method == "help":
+    assert "10 reference architectures" in saved["note"]
   assert baselines.run(method, config, tmp_path / "m10") == saved  # a finished run is read back
   with pytest.raises(ValueError, match="valid: flops"):
     baselines.run("oracle", config, tmp_path)
@@ -56,3 +63,17 @@ def test_onehot_encoding_marks_the_op_at_every_position(data_dir):
   np.testing.assert_array_equal(enc.sum(1), types.shape[1])
   row = enc[123].reshape(types.shape[1], len(space.node_types))
   np.testing.assert_array_equal(row.argmax(1), types[123])
+
+
+def test_benchmark_table_has_every_method_and_its_wall_time(data_dir, tmp_path):
+  config = nasflat.get_config("smoke")
+  config.data_dir = str(data_dir)
+  runs = benchmark.run(config, tmp_path, ["flops", "ridge"], ["FD"], [5, 10],
+                       progress=lambda *_: None)
+  assert {(r["method"], r["num_samples"]) for r in runs} == {
+      (m, k) for m in ("flops", "ridge") for k in (5, 10)}
+  md = (tmp_path / "benchmark.md").read_text()
+  assert "| FD | ridge |" in md and "| ridge |" in md and "| **all** |" in md
+  assert (tmp_path / "srcc_vs_samples.png").exists()
+  with pytest.raises(ValueError, match="unknown method"):
+    benchmark.run(config, tmp_path, ["oracle"], ["FD"], [5])

@@ -42,6 +42,7 @@ def test_nas_smoke_run_writes_table_and_plot(data_dir, tmp_path):
   assert json.loads((tmp_path / "nas.json").read_text()) == rows
   md = (tmp_path / "nas.md").read_text()
   assert "| fpga | 6 | 6 |" in md and "7.4 (over)" in md
+  assert "5.94, 72.42" in md  # HELP's rule applied to fpga's measured latencies
   assert (tmp_path / "pareto_fpga.png").exists()
   with pytest.raises(ValueError, match="no budgets"):
     nas.run(config, tmp_path, devices=("raspi4",))
@@ -56,3 +57,27 @@ def test_safety_margin_is_the_quantile_of_relative_underestimates():
   assert nas.safety_margin(measured, measured * 2, 0.9) == 0.0  # over-estimates: no margin
   with pytest.raises(ValueError, match="stacked"):
     nas.safety_margin(measured, np.full(5, np.nan), 0.9)
+
+
+def test_rule_on_true_latency_is_met_by_construction(data_dir):
+  oracle = nas.oracle_choices(data_dir)
+  assert set(oracle) == {(hw, b) for hw, v in nas.HELP_RESULTS.items() for b, *_ in v}
+  assert all(lat <= budget for (_, budget), (lat, _) in oracle.items())
+
+
+def test_calibration_uses_tuning_devices_only_and_picks_a_grid_value(data_dir, tmp_path):
+  config = nasflat.get_config("smoke")
+  config.data_dir = str(data_dir)
+  with pytest.raises(ValueError, match="NAS targets"):
+    nas.calibrate(config, tmp_path, devices=("fpga",))
+  budgets = nas.tuning_budgets(("titanx_1",), data_dir)["titanx_1"]
+  assert len(budgets) == 3 and budgets == sorted(budgets)
+  out = nas.calibrate(config, tmp_path, devices=("titanx_1",), sample_counts=(6,),
+                      seeds=range(1), quantiles=(0.0, 1.0), log=lambda *_: None)
+  assert out["chosen"][6] in (0.0, 1.0) and len(out["rows"]) == 2 * 3
+  assert all(r["margin"] >= 0 for r in out["rows"])
+  assert all(r["margin"] == 0 for r in out["rows"] if r["safety_quantile"] == 0.0)
+  assert (tmp_path / "calibration.md").exists()
+  rows = nas.run(config, tmp_path, devices=("fpga",), sample_counts=(6,), seeds=range(1),
+                 safety_quantile={6: 1.0}, log=lambda *_: None)
+  assert {r["safety_quantile"] for r in rows} == {1.0}

@@ -165,6 +165,16 @@ def load_fbnet_zcp(data_dir=None, *, download: bool = True) -> np.ndarray:
 
 
 
+def load_help_reference_indices(space: str, data_dir=None, *, download: bool = True) -> np.ndarray:
+  """HELP's 10 reference architecture indices of a space (its hardware embedding), int64 [10]."""
+  rel = f"{_FOLDER[check_space(space)]}/hardware_embedding_index.pt"
+  root = sources.ensure_files([rel], data_dir, download=download)
+  idx = np.asarray(load_pt(root / rel), np.int64)
+  if idx.ndim != 1 or not ((0 <= idx) & (idx < NUM_ARCHS[space])).all():
+    raise ValueError(f"{root / rel}: expected a list of architecture indices of {space}")
+  return idx
+
+
 METAD2A_FILE = "help/nasbench201/arch_generated_by_metad2a.txt"
 
 
