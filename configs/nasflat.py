@@ -74,6 +74,10 @@ def get_config(arg: str = "") -> ml_collections.ConfigDict:
   c.transfer_lr = 1e-3
   c.freeze = ""  # comma-separated parameter-name prefixes to freeze, e.g. 'op_embed,first_'
   c.row_init = "copy"  # target's hardware row: copy (most correlated training device) | random
+  # Fine-tune the ensemble members and cross-fitting folds of a target as one vmapped program.
+  # Off: on the 2-core CPU it measured 1.2x slower than one after the other (docs/vmap.md);
+  # worth measuring on an accelerator (experiments/vmap_trials.py).
+  c.vmap_fine_tune = False
   # Stacked transfer (latpred.stacking, beyond reference): the final ms prediction is a
   # non-negative mix of the GNN, the training devices' latencies and FLOPs/params/op count,
   # fitted on the samples with the GNN column cross-fitted over `stack_folds` folds.

@@ -77,7 +77,7 @@ def init_params(model, space, supp, seed):
 # Fields that do not determine a NASFLAT checkpoint (help_episodes is a baseline's field).
 _TRANSFER_FIELDS = ("data_dir", "ensemble_size", "num_samples", "sampler", "transfer_epochs",
                     "transfer_batch", "transfer_lr", "freeze", "eval_set", "num_trials", "stack",
-                    "stack_folds", "row_init", "help_episodes")
+                    "stack_folds", "row_init", "vmap_fine_tune", "help_episodes")
 
 
 def pretrain_signature(config, name: str, space: str, train_hw) -> dict:

@@ -65,22 +65,53 @@ def adapt(model, pretrained, graph_set, supp_AxD, target_hw: Optional[int], samp
   itself is fine-tuned in place, so the adapted parameters no longer predict that training
   device (the pretrained ones still do).
   """
-  samples = np.asarray(samples)
-  src = most_correlated_hw(sample_latency_ms, train_latency_HxA[:, samples], train_hw_ids)
-  if row_init not in ROW_INITS:
-    raise ValueError(f"row_init={row_init!r}; valid: {', '.join(ROW_INITS)}")
-  if target_hw is None and row_init != "copy":
+  fine_tune = FineTune(epochs, batch_size, lr, weight_decay, final_lr, tuple(freeze), row_init)
+  return adapt_runs(model, [(pretrained, samples, sample_latency_ms, seed)], graph_set,
+                    supp_AxD, target_hw, train_hw_ids, train_latency_HxA, fine_tune)[0]
+
+
+def adapt_runs(model, runs, graph_set, supp_AxD, target_hw: Optional[int], train_hw_ids,
+               train_latency_HxA, fine_tune: "FineTune") -> list:
+  """`adapt` for each run (pretrained params, samples, their latency in ms, seed), [Adapted].
+
+  With `fine_tune.vmapped`, runs with the same number of samples are fine-tuned together as one
+  vmapped program (`loop.fit_runs`); by default one after the other, which measured faster on
+  the 2-core CPU (docs/vmap.md).
+  """
+  if fine_tune.row_init not in ROW_INITS:
+    raise ValueError(f"row_init={fine_tune.row_init!r}; valid: {', '.join(ROW_INITS)}")
+  if target_hw is None and fine_tune.row_init != "copy":
     raise ValueError("a device outside the table has no row of its own: row_init must be 'copy'")
-  row = src if target_hw is None else target_hw
-  params = copy_hw_row(pretrained, src, row) if row_init == "copy" else pretrained
-  if epochs:
+  starts = []
+  for pretrained, samples, latency_ms, _ in runs:
+    samples = np.asarray(samples)
+    src = most_correlated_hw(latency_ms, train_latency_HxA[:, samples], train_hw_ids)
+    row = src if target_hw is None else target_hw
+    params = copy_hw_row(pretrained, src, row) if fine_tune.row_init == "copy" else pretrained
     lat = np.zeros((1, graph_set.num_archs), np.float32)
-    lat[0, samples] = sample_latency_ms
-    params, _ = loop.fit(model, params, graph_set, supp_AxD, [row], lat, samples,
-                         epochs=epochs, batch_size=batch_size, lr=lr, weight_decay=weight_decay,
-                         final_lr=final_lr, seed=seed, freeze=tuple(freeze))
-  scores = loop.predict(model, params, graph_set, supp_AxD, row, samples)
-  return Adapted(params, src, fit_ms_scale(scores, sample_latency_ms), row)
+    lat[0, samples] = latency_ms
+    starts.append((params, src, row, lat, samples))
+  trained = [s[0] for s in starts]
+  opt = dict(epochs=fine_tune.epochs, batch_size=fine_tune.batch_size, lr=fine_tune.lr,
+             weight_decay=fine_tune.weight_decay, final_lr=fine_tune.final_lr,
+             freeze=fine_tune.freeze)
+  if fine_tune.epochs and not fine_tune.vmapped:
+    trained = [loop.fit(model, params, graph_set, supp_AxD, [row], lat, samples, seed=run[3],
+                        **opt)[0] for (params, _, row, lat, samples), run in zip(starts, runs)]
+  elif fine_tune.epochs:
+    for n in sorted({len(s[4]) for s in starts}):
+      group = [i for i, s in enumerate(starts) if len(s[4]) == n]
+      out = loop.fit_runs(model, [starts[i][0] for i in group], graph_set, supp_AxD,
+                          [[starts[i][2]] for i in group], [starts[i][3] for i in group],
+                          [starts[i][4] for i in group], seeds_K=[runs[i][3] for i in group],
+                          **opt)
+      for i, params in zip(group, out):
+        trained[i] = params
+  adapted = []
+  for params, (_, src, row, _, samples), (_, _, latency_ms, _) in zip(trained, starts, runs):
+    scores = loop.predict(model, params, graph_set, supp_AxD, row, samples)
+    adapted.append(Adapted(params, src, fit_ms_scale(scores, latency_ms), row))
+  return adapted
 
 
 @dataclasses.dataclass(frozen=True)
@@ -94,13 +125,15 @@ class FineTune:
   final_lr: float
   freeze: tuple = ()
   row_init: str = "copy"
+  vmapped: bool = False  # fine-tune equal-sized runs as one vmapped program (loop.fit_runs)
 
   @classmethod
   def from_config(cls, config) -> "FineTune":
     return cls(config.transfer_epochs, config.transfer_batch, config.transfer_lr,
                config.weight_decay, config.final_lr,
                tuple(g for g in config.freeze.split(",") if g),
-               config.get("row_init", "copy"))  # checkpoints before the field: copy
+               config.get("row_init", "copy"),  # checkpoints before these fields
+               config.get("vmap_fine_tune", False))
 
 
 @dataclasses.dataclass
@@ -150,21 +183,21 @@ def adapt_ensemble(model, members: Sequence, graph_set, supp_AxD, target_hw: Opt
   cross-fitted over `stack_folds` folds (each fold re-adapts every member without it)."""
   samples = np.asarray(samples)
   y = np.asarray(sample_latency_ms, np.float64)
-
-  def fit(pos) -> AdaptedEnsemble:
-    adapted = [adapt(model, params, graph_set, supp_AxD, target_hw, samples[pos], y[pos],
-                     train_hw_ids, train_latency_HxA, epochs=fine_tune.epochs,
-                     batch_size=fine_tune.batch_size, lr=fine_tune.lr,
-                     weight_decay=fine_tune.weight_decay, final_lr=fine_tune.final_lr,
-                     freeze=fine_tune.freeze, seed=seed + 7919 * k,
-                     row_init=fine_tune.row_init)
-               for k, params in enumerate(members)]
-    return AdaptedEnsemble(adapted)
-
-  full = fit(np.arange(len(samples)))
+  m, k = len(samples), len(members)
+  subsets = [np.arange(m)]  # the full fit, then (with a stack) one per cross-fitting fold
+  if stack_basis_AxK is not None:
+    subsets += [np.setdiff1d(np.arange(m), held)
+                for held in stacking.fold_ids(m, stack_folds, seed)]
+  runs = [(params, samples[pos], y[pos], seed + 7919 * j)
+          for pos in subsets for j, params in enumerate(members)]
+  adapted = adapt_runs(model, runs, graph_set, supp_AxD, target_hw, train_hw_ids,
+                       train_latency_HxA, fine_tune)
+  fits = {tuple(pos): AdaptedEnsemble(adapted[i * k:(i + 1) * k])
+          for i, pos in enumerate(subsets)}
+  full = fits[tuple(subsets[0])]
   if stack_basis_AxK is not None:
     oof = stacking.out_of_fold(
-        lambda pos: fit(pos).gnn_ms(model, graph_set, supp_AxD, samples), len(samples),
+        lambda pos: fits[tuple(pos)].gnn_ms(model, graph_set, supp_AxD, samples), m,
         stack_folds, seed)
     full.stack = stacking.fit(np.column_stack([oof, stack_basis_AxK[samples]]), y)
     full.samples, full.sample_ms, full.oof_ms = samples, y, oof

@@ -1,5 +1,6 @@
 """Predictor, vmapped step, transfer, and an end-to-end smoke run on a small real slice."""
 
+import dataclasses
 import json
 
 import jax
@@ -185,3 +186,49 @@ def test_adapted_ensemble_averages_members_in_ms_whatever_the_query(setup):
   with pytest.raises(ValueError, match="stack_basis"):
     ens.predict_ms(model, space.graph_set, supp, picks)
   assert np.all(np.isfinite(ens.predict_ms(model, space.graph_set, supp, picks, basis)))
+  # The vmapped fine-tune gives the same structure (full fit + 3 folds of 2 members).
+  vm = transfer.adapt_ensemble(model, members, space.graph_set, supp, hw, picks, truth[picks],
+                               [0, 1], table.latency_ms_HxA[[0, 1]],
+                               dataclasses.replace(tune, vmapped=True), seed=0,
+                               stack_basis_AxK=basis, stack_folds=3)
+  assert len(vm.members) == 2 and vm.stack is not None and np.isfinite(vm.oof_ms).all()
+
+
+def test_random_row_init_keeps_the_targets_own_row(setup):
+  space, table, model, supp, params = setup
+  hw = table.hw_index("fpga")
+  picks = np.arange(0, 15625, 1500)
+  kw = dict(epochs=0, batch_size=4, lr=1e-3, weight_decay=0.0, final_lr=1e-6)
+  lat = table.latency_ms_HxA
+  copied = transfer.adapt(model, params, space.graph_set, supp, hw, picks, lat[hw, picks],
+                          [0, 1], lat[[0, 1]], **kw)
+  own = transfer.adapt(model, params, space.graph_set, supp, hw, picks, lat[hw, picks], [0, 1],
+                       lat[[0, 1]], row_init="random", **kw)
+  rows = params["params"]["hw_table"]
+  np.testing.assert_array_equal(own.params["params"]["hw_table"][hw], rows[hw])
+  np.testing.assert_array_equal(copied.params["params"]["hw_table"][hw],
+                                rows[copied.source_hw])
+  with pytest.raises(ValueError, match="no row of its own"):
+    transfer.adapt(model, params, space.graph_set, supp, None, picks, lat[hw, picks], [0, 1],
+                   lat[[0, 1]], row_init="random", **kw)
+
+
+def test_fit_runs_trains_independent_runs_like_sequential_fits(setup):
+  import scipy.stats
+  space, table, model, supp, params = setup
+  archs = [np.arange(0, 24), np.arange(24, 48)]
+  kw = dict(epochs=3, batch_size=8, lr=1e-3, weight_decay=1e-5, final_lr=1e-6)
+  seq = [loop.fit(model, params, space.graph_set, supp, [k], table.latency_ms_HxA[[k]], a,
+                  seed=k, **kw)[0] for k, a in enumerate(archs)]
+  vm = loop.fit_runs(model, [params, params], space.graph_set, supp, [[0], [1]],
+                     [table.latency_ms_HxA[[0]], table.latency_ms_HxA[[1]]], archs,
+                     seeds_K=[0, 1], **kw)
+  every = np.arange(200)
+  for k in range(2):
+    a = loop.predict(model, seq[k], space.graph_set, supp, k, every)
+    b = loop.predict(model, vm[k], space.graph_set, supp, k, every)
+    assert scipy.stats.spearmanr(a, b).statistic > 0.95  # equal up to rounding amplified by Adam
+  with pytest.raises(ValueError, match="one size"):
+    loop.fit_runs(model, [params, params], space.graph_set, supp, [[0], [1]],
+                  [table.latency_ms_HxA[[0]]] * 2, [np.arange(4), np.arange(5)], seeds_K=[0, 1],
+                  **kw)

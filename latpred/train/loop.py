@@ -66,6 +66,54 @@ def fit(model, params, graph_set, supp_AxD, hw_ids_H, latency_HxA, arch_idx, *, 
   return params, history
 
 
+def fit_runs(model, params_K: list, graph_set, supp_AxD, hw_ids_KxH, latency_KxHxA,
+             arch_idx_K: list, *, epochs: int, batch_size: int, lr: float, weight_decay: float,
+             final_lr: float, seeds_K: list, freeze: tuple = ()) -> list:
+  """K independent `fit`s run as one vmapped program (`steps.train_step_runs`).
+
+  Run k is `fit(model, params_K[k], graph_set, supp_AxD, hw_ids_KxH[k], latency_KxHxA[k],
+  arch_idx_K[k], seed=seeds_K[k], ...)`: the same visiting order, dropout and pair draws, so the
+  results agree with K sequential fits up to float rounding. Every run needs the same number of
+  architectures (hence the same steps and schedule). Returns the K trained parameter trees.
+
+  Raises:
+    ValueError: runs of different sizes. FloatingPointError: a non-finite loss.
+  """
+  sizes = {len(a) for a in arch_idx_K}
+  if len(sizes) != 1:
+    raise ValueError(f"fit_runs needs runs of one size, got sizes {sorted(sizes)}")
+  n = sizes.pop()
+  batch_size = min(batch_size, n)
+  optimizer = steps.make_optimizer(lr, weight_decay, final_lr,
+                                   epochs * math.ceil(n / batch_size), tuple(freeze))
+  params = jax.tree_util.tree_map(lambda *x: jnp.stack(x), *params_K)
+  opt_state = jax.vmap(optimizer.init)(params)
+  hw_ids = np.asarray(hw_ids_KxH, np.int32)
+  rngs = [np.random.default_rng(s) for s in seeds_K]
+  keys = [jax.random.PRNGKey(s) for s in seeds_K]
+  for epoch in range(epochs):
+    orders = [rng.permutation(np.asarray(a)) for rng, a in zip(rngs, arch_idx_K)]
+    for step, chunk in enumerate(graphs_lib.batches(n, batch_size)):
+      idx = [o[chunk] for o in orders]
+      g = jax.tree_util.tree_map(lambda *x: np.stack(x),
+                                 *[graphs_lib.batch(graph_set, i, batch_size) for i in idx])
+      supp = (np.stack([_pad_rows(supp_AxD[i], batch_size + 1) for i in idx])
+              if supp_AxD.shape[1] else None)
+      lat = np.zeros((len(idx), hw_ids.shape[1], batch_size + 1), np.float32)
+      for k, i in enumerate(idx):
+        lat[k, :, :len(i)] = latency_KxHxA[k][:, i]
+      subs = []
+      for k in range(len(keys)):
+        keys[k], sub = jax.random.split(keys[k])
+        subs.append(sub)
+      params, opt_state, loss = steps.train_step_runs(model, optimizer, params, opt_state, g,
+                                                      supp, hw_ids, lat, jnp.stack(subs))
+      if not np.isfinite(np.asarray(loss)).all():
+        raise FloatingPointError(f"non-finite loss {np.asarray(loss)} at epoch {epoch}, "
+                                 f"step {step}")
+  return [jax.tree_util.tree_map(lambda x, k=k: x[k], params) for k in range(len(params_K))]
+
+
 def predict(model, params, graph_set, supp_AxD, hw_id: int, arch_idx,
             batch_size: int = 1024) -> np.ndarray:
   """Scores of `arch_idx` on device `hw_id`, float32 [len(arch_idx)]."""

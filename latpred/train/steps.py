@@ -53,15 +53,28 @@ def batch_loss(params, model, graphs, supp_GxD, hw_ids_H, latency_HxG, rng):
   return jnp.mean(losses)
 
 
+def _step(model, optimizer, params, opt_state, graphs, supp_GxD, hw_ids_H, latency_HxG, rng):
+  loss, grads = jax.value_and_grad(batch_loss)(params, model, graphs, supp_GxD, hw_ids_H,
+                                               latency_HxG, rng)
+  updates, opt_state = optimizer.update(grads, opt_state, params)
+  return optax.apply_updates(params, updates), opt_state, loss
+
+
 @functools.partial(jax.jit, static_argnums=(0, 1), donate_argnums=(2, 3))
 def train_step(model, optimizer, params, opt_state, graphs, supp_GxD, hw_ids_H, latency_HxG,
                rng):
   """One AdamW step on a batch with a leading training-device axis; returns (params, state,
   loss). Jitted once per (model, optimizer, shapes)."""
-  loss, grads = jax.value_and_grad(batch_loss)(params, model, graphs, supp_GxD, hw_ids_H,
-                                               latency_HxG, rng)
-  updates, opt_state = optimizer.update(grads, opt_state, params)
-  return optax.apply_updates(params, updates), opt_state, loss
+  return _step(model, optimizer, params, opt_state, graphs, supp_GxD, hw_ids_H, latency_HxG, rng)
+
+
+@functools.partial(jax.jit, static_argnums=(0, 1), donate_argnums=(2, 3))
+def train_step_runs(model, optimizer, params_K, opt_state_K, graphs_K, supp_KxGxD, hw_ids_KxH,
+                    latency_KxHxG, rng_K):
+  """`train_step` of K independent runs (leading axis K on every argument) as one vmapped
+  program: the runs share nothing but the model and optimizer definitions."""
+  return jax.vmap(functools.partial(_step, model, optimizer))(
+      params_K, opt_state_K, graphs_K, supp_KxGxD, hw_ids_KxH, latency_KxHxG, rng_K)
 
 
 @functools.partial(jax.jit, static_argnums=(0,))
