@@ -111,3 +111,27 @@ def latency_accuracy_pareto(true_ms, accuracy, chosen, path, title: str) -> path
   ax.set_title(title, fontsize=9)
   ax.legend(fontsize=7, loc="lower right")
   return _save(fig, path)
+
+
+def study_points(rows, path, title: str) -> pathlib.Path:
+  """Mean ± std Spearman per study point, one group of bars per point, one bar per task."""
+  labels = list(dict.fromkeys(r["label"] for r in rows))
+  task_names = list(dict.fromkeys(r["task"] for r in rows))
+  width = 0.8 / len(task_names)
+  fig, ax = plt.subplots(figsize=(max(5.0, 1.1 * len(labels) + 2), 3.8))
+  for j, name in enumerate(task_names):
+    xs, ms, sds = [], [], []
+    for i, label in enumerate(labels):
+      match = [r for r in rows if (r["label"], r["task"]) == (label, name)]
+      if match:
+        xs.append(i + (j - (len(task_names) - 1) / 2) * width)
+        ms.append(match[0]["spearman_mean"])
+        sds.append(match[0]["spearman_std"])
+    ax.bar(xs, ms, width, yerr=sds, capsize=3, label=name)
+  lows = [r["spearman_mean"] - r["spearman_std"] for r in rows]
+  ax.set_ylim(max(0.0, min(lows) - 0.05), 1.0)
+  ax.set_xticks(range(len(labels)), labels, rotation=30, ha="right", fontsize=8)
+  ax.set_ylabel("Spearman (all architectures)")
+  ax.set_title(title, fontsize=9)
+  ax.legend(fontsize=8)
+  return _save(fig, path)
