@@ -134,7 +134,7 @@ def _pretrain_trial(method: str, s: runner.Setup, trial: int, cache_dir):
     def train():
       return help_lib.meta_train(s.space.name, ctx[0], s.table.latency_ms_HxA, s.train_ids,
                                  ctx[1], seed, episodes=s.config.help_episodes,
-                                 log=runner._log)
+                                 log=runner.log)
   signature = {**s.meta["pretrain_signature"], "method": method,
                "help_episodes": s.config.help_episodes}
   restored = checkpoints.restore(cache_dir, trial, like)

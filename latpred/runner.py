@@ -90,7 +90,8 @@ def pretrain_signature(config, name: str, space: str, train_hw) -> dict:
 MAX_MEMBERS = 1000  # checkpoint step = trial * MAX_MEMBERS + ensemble member
 
 
-def _log(msg):
+def log(msg):
+  """A progress line on stderr (flushed)."""
   print(msg, file=sys.stderr, flush=True)
 
 
@@ -163,7 +164,7 @@ def pretrain_member(s: Setup, pretrained_dir, trial: int, member: int, seed: int
       s.table.latency_ms_HxA[s.train_ids], archs, epochs=config.pretrain_epochs,
       batch_size=config.pretrain_batch, lr=config.lr, weight_decay=config.weight_decay,
       final_lr=config.final_lr, seed=seed,
-      progress=lambda e, l: _log(f"[trial {trial} member {member}] pretrain epoch {e + 1}/"
+      progress=lambda e, l: log(f"[trial {trial} member {member}] pretrain epoch {e + 1}/"
                                  f"{config.pretrain_epochs} loss {l:.4f}"))
   seconds = time.time() - t0
   checkpoints.save(pretrained_dir, step, params,
@@ -252,7 +253,7 @@ def run(config, workdir, pretrained_dir=None) -> dict:
       with open(log_path, "a") as f:
         f.write(json.dumps(row) + "\n")
       gnn_note = f", GNN alone {row['spearman_gnn']:.3f}" if config.stack else ""
-      _log(f"[trial {trial}] {hw}: SRCC {row['spearman']:.3f}{gnn_note} (row copied from "
+      log(f"[trial {trial}] {hw}: SRCC {row['spearman']:.3f}{gnn_note} (row copied from "
            f"{row['copied_hw_row']}, {row['transfer_s']:.1f} s)")
       if trial == 0:
         plots.scatter(pred_ms, truth[idx], workdir / f"scatter_{hw}.png",
