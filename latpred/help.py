@@ -32,8 +32,9 @@ import numpy as np
 import optax
 
 from latpred import graphs as graphs_lib
-from latpred.data import tables
-from latpred.spaces import fbnet, nb201
+from latpred.data import load_latency_table, tables
+from latpred.evaluation import metrics
+from latpred.spaces import fbnet, load_space, nb201
 
 HIDDEN, GCN_LAYERS = 100, 4
 EPISODES, TASKS_PER_EPISODE, SUPPORT, QUERY, INNER_STEPS = 2000, 8, 10, 200, 2
@@ -74,14 +75,20 @@ def nb201_inputs(graph_set, num_node_types: int):
   return feats, adj
 
 
+@functools.lru_cache(maxsize=4)
 def space_inputs(space):
-  """The HELP predictor's per-architecture input for every architecture of `space`."""
+  """The HELP predictor's per-architecture input for every architecture of `space` (cached per
+  space object; read-only arrays)."""
   if space.name == "fbnet":
-    return fbnet_encoding(np.stack([fbnet.parse(a) for a in space.arch_names]))
-  if space.name == "nb201":  # HELP's full cell graph, whatever the space's graph variant
+    out = (fbnet_encoding(np.stack([fbnet.parse(a) for a in space.arch_names])),)
+  elif space.name == "nb201":  # HELP's full cell graph, whatever the space's graph variant
     full = graphs_lib.build_graph_set([nb201.graph(nb201.parse(a)) for a in space.arch_names])
-    return nb201_inputs(full, len(nb201.NODE_TYPES))
-  raise ValueError(f"HELP has no predictor for space {space.name!r}")
+    out = nb201_inputs(full, len(nb201.NODE_TYPES))
+  else:
+    raise ValueError(f"HELP has no predictor for space {space.name!r}")
+  for arr in out:
+    arr.setflags(write=False)
+  return out if space.name == "nb201" else out[0]
 
 
 def hw_embedding(reference_latency_ms) -> np.ndarray:
@@ -246,24 +253,20 @@ def meta_train(space_name: str, x_all, latency_HxA, train_ids, ref_idx, seed: in
   return meta
 
 
-@jax.jit
-def _adapt_predict(meta, x_s, hw, y_s, x_all):
-  params, lrs = meta
-  return apply(inner_adapt(params, lrs, x_s, hw, y_s), x_all, hw)
+_adapt = jax.jit(inner_adapt, static_argnames="steps")
+_apply = jax.jit(apply)
 
 
 def adapt_predict(meta, x_all, hw_embed_D, picks, y_norm, batch: int = 16384) -> np.ndarray:
   """Normalised predictions for every architecture after the target's inner adaptation on
-  `picks` (labels y_norm). Computed in chunks; the adaptation is deterministic, so every chunk
-  sees the same adapted parameters."""
+  `picks` (labels y_norm): adapted once, then applied in chunks of `batch` architectures."""
+  params, lrs = meta
+  hw = jnp.asarray(hw_embed_D)
+  adapted = _adapt(params, lrs, _take(x_all, np.asarray(picks)), hw, jnp.asarray(y_norm))
   num = len(x_all[0]) if isinstance(x_all, tuple) else len(x_all)
-  x_s = _take(x_all, np.asarray(picks))
-  out = []
-  for lo in range(0, num, batch):
-    chunk = _take(x_all, np.arange(lo, min(lo + batch, num)))
-    out.append(np.asarray(_adapt_predict(meta, x_s, jnp.asarray(hw_embed_D),
-                                         jnp.asarray(y_norm), chunk)))
-  return np.concatenate(out)
+  return np.concatenate([
+      np.asarray(_apply(adapted, _take(x_all, np.arange(lo, min(lo + batch, num))), hw))
+      for lo in range(0, num, batch)])
 
 
 # --- HELP's own evaluation protocol (the fidelity check) ----------------------------------------
@@ -276,9 +279,6 @@ def help_protocol(task, seeds=(0,), data_dir=None, episodes: int = EPISODES, log
   target, adapt on SUPPORT random architectures of its trimmed pool (labels normalised over that
   pool, as HELP does) and score the trimmed query range QUERY_RANGE. One meta-training and one
   draw of samples per seed."""
-  from latpred.data import load_latency_table
-  from latpred.evaluation import metrics
-  from latpred.spaces import load_space
   space = load_space(task.space, data_dir)
   table = load_latency_table(task.space, data_dir)
   lat = table.latency_ms_HxA.astype(np.float64)
