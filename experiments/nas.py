@@ -8,8 +8,9 @@ checkpoint, then for titan_rtx_256, gold_6226, pixel2, eyeriss, fpga at HELP's b
 samples and 5 seeds, writes WORKDIR/nas.json, nas.md (beside HELP's published results) and
 pareto_<device>.png.
 
---calibrate chooses the safety quantile per sample count first, on NB201 devices that are never a
-NAS target (latpred.nas.TUNING_DEVICES; WORKDIR/calibration.md), then runs the targets with it.
+--calibrate chooses the strategy per sample count first (verify count x safety quantile, grids
+latpred.nas.verify_grid x QUANTILE_GRID), on NB201 devices that are never a NAS target
+(latpred.nas.TUNING_DEVICES; WORKDIR/calibration.md), then runs the targets with it.
 """
 
 import pathlib
@@ -30,8 +31,11 @@ _PRETRAINED = flags.DEFINE_string("pretrained", None, "ND-pretrained checkpoint 
 _DEVICES = flags.DEFINE_list("devices", list(nas.HELP_RESULTS), "Target devices.")
 _SAMPLES = flags.DEFINE_list("num_samples", ["10", "20"], "Measured samples per target.")
 _SEEDS = flags.DEFINE_integer("seeds", 5, "Seeds (sample draw and fine-tune).")
-_CALIBRATE = flags.DEFINE_bool("calibrate", False, "Choose the safety quantile on the tuning "
-                                "devices (overrides --safety_quantile).")
+_CALIBRATE = flags.DEFINE_bool("calibrate", False, "Choose verify and the safety quantile per m "
+                                "on the tuning devices (overrides --verify, --safety_quantile).")
+_VERIFY = flags.DEFINE_integer("verify", 0, "0: HELP's rule on predictions; v > 0: m - v samples "
+                               "adapt the predictor and up to v measurements go to candidates "
+                               "(the choice first, then more accurate ones it walked past).")
 _SAFETY = flags.DEFINE_float("safety_quantile", 0.0, "0: HELP's rule; q in (0, 1]: keep a "
                              "candidate only if prediction x (1 + margin) meets the budget, the "
                              "margin being this quantile of the leave-one-out underestimates.")
@@ -41,13 +45,14 @@ def main(argv):
   del argv
   logging.set_verbosity(logging.WARNING)
   counts = tuple(int(m) for m in _SAMPLES.value)
-  quantile = _SAFETY.value
+  quantile, verify = _SAFETY.value, _VERIFY.value
   if _CALIBRATE.value:
     cal = nas.calibrate(_CONFIG.value, _WORKDIR.value, _PRETRAINED.value, sample_counts=counts)
-    quantile = cal["chosen"]
+    quantile = {m: c["safety_quantile"] for m, c in cal["chosen"].items()}
+    verify = {m: c["verify"] for m, c in cal["chosen"].items()}
     print(open(f"{_WORKDIR.value}/calibration.md").read())
   nas.run(_CONFIG.value, _WORKDIR.value, _PRETRAINED.value, tuple(_DEVICES.value), counts,
-          range(_SEEDS.value), quantile)
+          range(_SEEDS.value), quantile, verify)
   print(open(f"{_WORKDIR.value}/nas.md").read())
 
 

@@ -49,8 +49,10 @@ def safety_margin(measured_ms, loo_ms, quantile: float) -> float:
   """q >= 0: the `quantile` of measured / predicted - 1 over the samples (0 if quantile is 0)."""
   if quantile <= 0:
     return 0.0
-  if not 0 < quantile <= 1 or np.isnan(loo_ms).any():
-    raise ValueError("safety_quantile needs a stacked adaptation and a value in (0, 1]")
+  loo_ms = np.asarray(loo_ms)
+  if not 0 < quantile <= 1 or loo_ms.shape != np.shape(measured_ms) or np.isnan(loo_ms).any():
+    raise ValueError("safety_quantile needs a value in (0, 1] and a stacked adaptation (at "
+                     "least config.stack_folds samples adapting the predictor)")
   return max(0.0, float(np.quantile(np.asarray(measured_ms) / np.asarray(loo_ms) - 1.0,
                                     quantile)))
 
@@ -62,7 +64,12 @@ TUNING_DEVICES = ("2080ti_1", "2080ti_256", "2080ti_32", "gold_6240", "titan_rtx
                   "titanxp_256", "titanxp_32")
 TUNING_BUDGET_QUANTILES = (0.25, 0.5, 0.75)
 QUANTILE_GRID = (0.0, 0.5, 0.75, 0.9, 1.0)
-TARGET_MET_RATE = 0.95  # calibrate: the smallest quantile whose tuning runs meet this often
+TARGET_MET_RATE = 0.95  # calibrate: the most accurate strategy whose tuning runs meet this often
+
+
+def verify_grid(m: int) -> tuple:
+  """calibrate's verify counts for m samples: 0, 20, 40, 60 % of m (10 -> 0, 2, 4, 6)."""
+  return tuple(sorted({0, m // 5, 2 * m // 5, 3 * m // 5}))
 
 
 def candidates(data_dir=None):
@@ -78,70 +85,95 @@ def help_budgets(devices) -> dict:
   return {hw: [b for b, *_ in HELP_RESULTS[hw]] for hw in devices}
 
 
+def _per_m(value, m) -> tuple:
+  """A grid given for every m (tuple), or per m (dict m -> tuple)."""
+  return tuple(value[m] if isinstance(value, dict) else value)
+
+
 def evaluate(config, setup, predictor, budgets: dict, sample_counts, seeds, quantiles=(0.0,),
-             data_dir=None, log=print) -> list[dict]:
-  """One row per (device, budget, m, seed, safety quantile): adapts once per (device, m, seed),
-  predicts the candidates once, and applies every budget and quantile to that prediction.
-  `quantiles`: a tuple for every m, or a dict m -> tuple."""
+             data_dir=None, log=print, verify=(0,)) -> list[dict]:
+  """One row per (device, budget, m, seed, verify, safety quantile): adapts once per (device, m,
+  seed, verify), predicts the candidates once, and applies every budget and quantile to that
+  prediction. `quantiles`, `verify`: a tuple for every m, or a dict m -> tuple.
+
+  verify v > 0: m - v samples adapt the predictor and up to v measurements go to candidates
+  (`search.verified_first_k_choice`; candidates among the samples count as measured); v = 0 is
+  HELP's rule on predictions alone."""
   table = load_latency_table("nb201", data_dir)
   cand_archs, cand_acc, cand_idx = candidates(data_dir)
+  cand_pos = {int(i): p for p, i in enumerate(cand_idx)}
   space = predictor.space
   rows = []
   for hw, device_budgets in budgets.items():
     truth = table.latency_ms(hw).astype(np.float64)
     for m in sample_counts:
-      qs = quantiles[m] if isinstance(quantiles, dict) else quantiles
+      qs, vs = _per_m(quantiles, m), _per_m(verify, m)
+      bad = [v for v in vs if not 0 <= v <= m - 3]
+      if bad:
+        raise ValueError(f"verify {bad} must lie in [0, m - 3] = [0, {m - 3}] (m = {m})")
       for seed in seeds:
-        picks = samplers.sample(config.sampler, m, seed, pool=np.arange(space.num_archs),
-                                **setup.sample_kwargs(table.hw_index(hw)))
-        t0 = time.time()
-        adapted = predictor.adapt(hw, [space.arch_names[i] for i in picks], truth[picks],
-                                  seed=seed)
-        adapt_s = time.time() - t0
-        loo = adapted.loo_predictions(hw) if any(qs) else None
-        loo_s = time.time() - t0 - adapt_s
-        t1 = time.time()
-        predicted = adapted.predict_ms_indices(cand_idx, hw)  # shared by budgets and quantiles
-        predict_s = time.time() - t1
-        for q in qs:
-          margin = safety_margin(truth[picks], loo, q) if q else 0.0
-          for budget in device_budgets:
-            t2 = time.time()
-            chosen, kept = search.first_k_choice(predicted * (1 + margin), cand_acc, budget)
-            row = {"device": hw, "budget_ms": budget, "num_samples": m, "seed": seed,
-                   "measurements": m, "adapt_s": adapt_s + (loo_s if q else 0.0),
-                   "search_s": predict_s + time.time() - t2,  # one budget: predict + walk
-                   "safety_quantile": q, "margin": margin, "kept": [int(k) for k in kept]}
-            if chosen is None:
-              row.update(arch=None, true_latency_ms=None, meets_budget=None, accuracy=None)
-            else:
-              true = float(truth[cand_idx[chosen]])
-              row.update(arch=cand_archs[chosen], predicted_latency_ms=float(predicted[chosen]),
-                         true_latency_ms=true, meets_budget=bool(true <= budget),
-                         accuracy=float(cand_acc[chosen]))
-            rows.append(row)
-        log(f"{hw} m={m} seed={seed}: " + ", ".join(
-            f"q={r['safety_quantile']} {r['budget_ms']} ms -> "
-            f"{r['true_latency_ms'] and round(r['true_latency_ms'], 2)} ms"
-            for r in rows[-len(device_budgets) * len(qs):]))
+        for v in vs:
+          picks = samplers.sample(config.sampler, m - v, seed, pool=np.arange(space.num_archs),
+                                  **setup.sample_kwargs(table.hw_index(hw)))
+          t0 = time.time()
+          adapted = predictor.adapt(hw, [space.arch_names[i] for i in picks], truth[picks],
+                                    seed=seed)
+          adapt_s = time.time() - t0
+          loo = adapted.loo_predictions(hw) if any(qs) else None
+          loo_s = time.time() - t0 - adapt_s
+          t1 = time.time()
+          predicted = adapted.predict_ms_indices(cand_idx, hw)  # shared by budgets, quantiles
+          predict_s = time.time() - t1
+          known = {cand_pos[int(i)]: float(truth[i]) for i in picks if int(i) in cand_pos}
+          for q in qs:
+            margin = safety_margin(truth[picks], loo, q) if q else 0.0
+            for budget in device_budgets:
+              t2 = time.time()
+              if v:
+                pick = search.verified_first_k_choice(
+                    predicted * (1 + margin), cand_acc, budget,
+                    lambda p: truth[cand_idx[p]], v, known=known)
+                chosen, kept, spent, verified = pick.chosen, pick.kept, pick.spent, pick.verified
+              else:
+                chosen, kept = search.first_k_choice(predicted * (1 + margin), cand_acc, budget)
+                spent, verified = 0, False
+              row = {"device": hw, "budget_ms": budget, "num_samples": m, "seed": seed,
+                     "verify": v, "measurements": m - v + spent,
+                     "adapt_s": adapt_s + (loo_s if q else 0.0),
+                     "search_s": predict_s + time.time() - t2,  # one budget: predict + walk
+                     "safety_quantile": q, "margin": margin, "kept": [int(k) for k in kept],
+                     "verified": verified}
+              if chosen is None:
+                row.update(arch=None, true_latency_ms=None, meets_budget=None, accuracy=None)
+              else:
+                true = float(truth[cand_idx[chosen]])
+                row.update(arch=cand_archs[chosen],
+                           predicted_latency_ms=float(predicted[chosen]),
+                           true_latency_ms=true, meets_budget=bool(true <= budget),
+                           accuracy=float(cand_acc[chosen]))
+              rows.append(row)
+          log(f"{hw} m={m} seed={seed} verify={v}: " + ", ".join(
+              f"q={r['safety_quantile']} {r['budget_ms']} ms -> "
+              f"{r['true_latency_ms'] and round(r['true_latency_ms'], 2)} ms"
+              for r in rows[-len(device_budgets) * len(qs):]))
   return rows
 
 
 def run(config, workdir, pretrained_dir=None, devices=tuple(HELP_RESULTS),
-        sample_counts=(10, 20), seeds=range(5), safety_quantile=0.0,
+        sample_counts=(10, 20), seeds=range(5), safety_quantile=0.0, verify=0,
         log=print) -> list[dict]:
   """Runs the protocol at HELP's budgets; writes workdir/nas.json, nas.md, pareto_<device>.png.
-  `safety_quantile`: one value, or a dict m -> value (as `calibrate` chooses)."""
+  `safety_quantile`, `verify`: one value, or a dict m -> value (as `calibrate` chooses)."""
   workdir = pathlib.Path(workdir)
   budgets = help_budgets(devices)
   workdir.mkdir(parents=True, exist_ok=True)
   data_dir = config.data_dir or None
   setup, predictor = pretrained_predictor(config, pretrained_dir or workdir / "pretrained",
                                          data_dir)
-  quantiles = ({m: (safety_quantile[m],) for m in sample_counts}
-               if isinstance(safety_quantile, dict) else (safety_quantile,))
-  rows = evaluate(config, setup, predictor, budgets, sample_counts, seeds, quantiles, data_dir,
-                  log)
+  per_m = lambda value: ({m: (value[m],) for m in sample_counts}  # noqa: E731
+                         if isinstance(value, dict) else (value,))
+  rows = evaluate(config, setup, predictor, budgets, sample_counts, seeds,
+                  per_m(safety_quantile), data_dir, log, per_m(verify))
   table = load_latency_table("nb201", data_dir)
   _, cand_acc, cand_idx = candidates(data_dir)
   for hw in budgets:
@@ -153,7 +185,8 @@ def run(config, workdir, pretrained_dir=None, devices=tuple(HELP_RESULTS),
                                   f"{hw}: MetaD2A candidates; chosen at m={max(sample_counts)}, "
                                   f"{len(list(seeds))} seeds")
   (workdir / "nas.json").write_text(json.dumps(rows, indent=2))
-  (workdir / "nas.md").write_text(markdown(rows, oracle_choices(data_dir)))
+  (workdir / "nas.md").write_text(markdown(rows, oracle_choices(data_dir), help_picks(data_dir),
+                                           best_within_budget(data_dir)))
   return rows
 
 
@@ -182,10 +215,13 @@ def tuning_budgets(devices=TUNING_DEVICES, data_dir=None) -> dict:
 
 def calibrate(config, workdir, pretrained_dir=None, devices=TUNING_DEVICES,
               sample_counts=(10, 20), seeds=range(3), quantiles=QUANTILE_GRID,
-              log=print) -> dict:
-  """Chooses the safety quantile on the tuning devices (never a NAS target): per sample count,
-  the smallest quantile whose runs meet the budget at least TARGET_MET_RATE of the time (the
-  largest on the grid if none does). Writes workdir/calibration.json and calibration.md."""
+              verify=None, log=print) -> dict:
+  """Chooses the strategy (verify count, safety quantile) per sample count on the tuning devices
+  (never a NAS target): the most accurate on average among those whose runs meet the budget at
+  least TARGET_MET_RATE of the time (ties: fewer verifications, smaller quantile; if none
+  meets it, the highest met rate). `verify`: a tuple for every m, a dict m -> tuple, or None
+  for `verify_grid(m)`.
+  Writes workdir/calibration.json and calibration.md."""
   workdir = pathlib.Path(workdir)
   overlap = [d for d in devices if d in HELP_RESULTS]
   if overlap:
@@ -193,34 +229,56 @@ def calibrate(config, workdir, pretrained_dir=None, devices=TUNING_DEVICES,
   data_dir = config.data_dir or None
   setup, predictor = pretrained_predictor(config, pretrained_dir or workdir / "pretrained",
                                          data_dir)
-  rows = evaluate(config, setup, predictor, tuning_budgets(devices, data_dir), sample_counts,
-                  seeds, quantiles, data_dir, log)
-  summary = []
+  verify = {m: tuple(v for v in (verify_grid(m) if verify is None else _per_m(verify, m))
+                     if v <= m - 3) for m in sample_counts}
+  budgets = tuning_budgets(devices, data_dir)
+  # margins need a stacked adaptation (m - v >= stack_folds, as predict.adapt); fewer samples: HELP's rule only
+  stacked = {m: tuple(v for v in verify[m]
+                     if config.stack and m - v >= max(3, config.stack_folds))
+             for m in verify}
+  rows = []
   for m in sample_counts:
-    for q in quantiles:
-      rs = [r for r in rows if r["num_samples"] == m and r["safety_quantile"] == q]
-      found = [r for r in rs if r["arch"] is not None]
-      summary.append({"num_samples": m, "safety_quantile": q, "runs": len(rs),
-                      "met_rate": sum(bool(r["meets_budget"]) for r in found) / len(rs),
-                      "accuracy": float(np.mean([r["accuracy"] for r in found]))
-                      if found else None})
+    if stacked[m]:
+      rows += evaluate(config, setup, predictor, budgets, (m,), seeds, quantiles, data_dir,
+                       log, stacked)
+    rest = tuple(v for v in verify[m] if v not in stacked[m])
+    if rest:
+      rows += evaluate(config, setup, predictor, budgets, (m,), seeds, (0.0,), data_dir, log,
+                       rest)
+  combos = {(r["num_samples"], r["verify"], r["safety_quantile"]) for r in rows}
+  summary = []
+  for m, v, q in sorted(combos):
+    rs = [r for r in rows if (r["num_samples"], r["verify"], r["safety_quantile"]) == (m, v, q)]
+    found = [r for r in rs if r["arch"] is not None]
+    summary.append({"num_samples": m, "verify": v, "safety_quantile": q, "runs": len(rs),
+                    "met_rate": sum(bool(r["meets_budget"]) for r in found) / len(rs),
+                    "measurements": float(np.mean([r["measurements"] for r in rs])),
+                    "accuracy": float(np.mean([r["accuracy"] for r in found]))
+                    if found else None})
   chosen = {}
   for m in sample_counts:
-    ok = [s for s in summary if s["num_samples"] == m and s["met_rate"] >= TARGET_MET_RATE]
-    chosen[m] = min((s["safety_quantile"] for s in ok), default=max(quantiles))
+    mine = [s for s in summary if s["num_samples"] == m]
+    ok = [s for s in mine if s["met_rate"] >= TARGET_MET_RATE and s["accuracy"] is not None]
+    best = (max(ok, key=lambda s: (s["accuracy"], -s["verify"], -s["safety_quantile"]))
+            if ok else max(mine, key=lambda s: (s["met_rate"], -s["verify"])))
+    chosen[m] = {"verify": best["verify"], "safety_quantile": best["safety_quantile"]}
   out = {"devices": list(devices), "budget_quantiles": list(TUNING_BUDGET_QUANTILES),
          "target_met_rate": TARGET_MET_RATE, "summary": summary, "chosen": chosen, "rows": rows}
   workdir.mkdir(parents=True, exist_ok=True)
   (workdir / "calibration.json").write_text(json.dumps(out, indent=2))
   lines = [(f"Tuning devices: {', '.join(devices)}; budgets at the "
             f"{'/'.join(str(q) for q in TUNING_BUDGET_QUANTILES)} quantiles of the candidates' "
-            f"measured latency; {len(list(seeds))} seeds."), "",
-           "| m | safety quantile | budget met | mean accuracy (%) |", "|---|---|---|---|"]
+            f"measured latency; {len(list(seeds))} seeds. verify v: m - v samples adapt the "
+            "predictor, up to v measure candidates."), "",
+           ("| m | verify | safety quantile | budget met | measurements (mean) | "
+            "mean accuracy (%) |"), "|---|---|---|---|---|---|"]
   for s in summary:
-    mark = " **(chosen)**" if chosen[s["num_samples"]] == s["safety_quantile"] else ""
+    pick = chosen[s["num_samples"]]
+    mark = (" **(chosen)**" if (pick["verify"], pick["safety_quantile"])
+            == (s["verify"], s["safety_quantile"]) else "")
     acc = "" if s["accuracy"] is None else f"{s['accuracy']:.2f}"
-    lines.append(f"| {s['num_samples']} | {s['safety_quantile']}{mark} | "
-                 f"{s['met_rate']:.0%} of {s['runs']} | {acc} |")
+    lines.append(f"| {s['num_samples']} | {s['verify']} | {s['safety_quantile']}{mark} | "
+                 f"{s['met_rate']:.0%} of {s['runs']} | {s['measurements']:.1f} | {acc} |")
   (workdir / "calibration.md").write_text("\n".join(lines) + "\n")
   return out
 
@@ -239,29 +297,65 @@ def summarise(rows) -> list[dict]:
                 if found else None,
                 "max_true_latency_ms": max((r["true_latency_ms"] for r in found), default=None),
                 "accuracy": float(np.mean([r["accuracy"] for r in found])) if found else None,
+                "measurements": float(np.mean([r["measurements"] for r in rs])),
+                "verified": sum(bool(r.get("verified")) for r in rs),
                 "adapt_s": float(np.median([r["adapt_s"] for r in rs])),
                 "search_s": float(np.median([r["search_s"] for r in rs]))})
   return out
 
 
-def markdown(rows, oracle=None) -> str:
-  """The table beside HELP's published choice and, if given, the rule's choice from the true
-  latencies (`oracle_choices`)."""
+def help_picks(data_dir=None) -> dict:
+  """(device, budget) -> measured latency (ms) of HELP's published choice: the candidate whose
+  accuracy and measured latency round to the published ones (0.1); the published latencies are
+  rounded, so a choice published at the budget can measure over it."""
+  table = load_latency_table("nb201", data_dir)
+  _, cand_acc, idx = candidates(data_dir)
+  out = {}
+  for hw, results in HELP_RESULTS.items():
+    truth = table.latency_ms(hw)[idx].astype(np.float64)
+    for budget, lat, acc in results:
+      match = {round(float(truth[i]), 3) for i in range(len(idx))
+               if round(float(cand_acc[i]), 1) == acc and round(float(truth[i]), 1) == lat}
+      if len(match) != 1:
+        raise ValueError(f"HELP's {hw} {budget} ms choice matches {len(match)} latencies")
+      out[(hw, budget)] = match.pop()
+  return out
+
+
+def best_within_budget(data_dir=None) -> dict:
+  """(device, budget) -> the highest accuracy (%) of a candidate measured within the budget:
+  what no budget-respecting choice can exceed."""
+  table = load_latency_table("nb201", data_dir)
+  _, cand_acc, idx = candidates(data_dir)
+  return {(hw, b): float(cand_acc[table.latency_ms(hw)[idx] <= b].max())
+          for hw, results in HELP_RESULTS.items() for b, *_ in results}
+
+
+def markdown(rows, oracle=None, help_measured=None, best=None) -> str:
+  """The table beside HELP's published choice (and its measured latency, if given), the best
+  accuracy within budget and the rule's choice from the true latencies (`oracle_choices`)."""
   help_lookup = {(hw, b): (lat, acc) for hw, v in HELP_RESULTS.items() for b, lat, acc in v}
-  oracle = oracle or {}
-  lines = [("| device | budget (ms) | m | budget met | true latency (ms), mean [max] | "
-            "accuracy (%) | HELP latency (ms) | HELP accuracy (%) | rule on true latency: "
-            "ms, acc (%) | adapt (s) | search (s) |"),
-           "|---|---|---|---|---|---|---|---|---|---|---|"]
+  oracle, help_measured, best = oracle or {}, help_measured or {}, best or {}
+  lines = [("| device | budget (ms) | m | measurements (mean) | budget met | "
+            "true latency (ms), mean [max] | accuracy (%) | HELP latency (ms): published "
+            "[measured] | HELP accuracy (%) | best accuracy within budget (%) | rule on true "
+            "latency: ms, acc (%) | adapt (s) | search (s) |"),
+           "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
   for s in summarise(rows):
-    lat, acc = help_lookup[(s["device"], s["budget_ms"])]
-    help_mark = "" if lat <= s["budget_ms"] else " (over)"
+    key = (s["device"], s["budget_ms"])
+    lat, acc = help_lookup[key]
+    measured = help_measured.get(key)
+    over = (measured if measured is not None else lat) > s["budget_ms"]
+    help_lat = f"{lat}" + ("" if measured is None else f" [{measured:.2f}]") + (
+        " (over)" if over else "")
     ours = ("none predicted within budget" if s["true_latency_ms"] is None else
             f"{s['true_latency_ms']:.2f} [{s['max_true_latency_ms']:.2f}]")
     accuracy = "" if s["accuracy"] is None else f"{s['accuracy']:.2f}"
-    o = oracle.get((s["device"], s["budget_ms"]))
-    best = "" if o is None else f"{o[0]:.2f}, {o[1]:.2f}"
+    o = oracle.get(key)
+    rule = "" if o is None else f"{o[0]:.2f}, {o[1]:.2f}"
+    top = "" if key not in best else f"{best[key]:.2f}"
     lines.append(f"| {s['device']} | {s['budget_ms']} | {s['num_samples']} | "
-                 f"{s['met']}/{s['runs']} | {ours} | {accuracy} | {lat}{help_mark} | {acc} | "
-                 f"{best} | {s['adapt_s']:.1f} | {s['search_s']:.2f} |")
+                 f"{s['measurements']:.1f} | {s['met']}/{s['runs']} | {ours} | {accuracy} | "
+                 f"{help_lat} | {acc} | {top} | {rule} | {s['adapt_s']:.1f} | "
+                 f"{s['search_s']:.2f} |")
   return "\n".join(lines) + "\n"

@@ -138,3 +138,57 @@ def first_k_choice(predicted_ms, accuracy, budget_ms: float, keep: int = 3):
   if not kept:
     return None, kept
   return max(kept, key=lambda i: accuracy[i]), kept
+
+
+@dataclasses.dataclass(frozen=True)
+class VerifiedChoice:
+  chosen: int | None  # position of the choice (None if nothing is estimated within budget)
+  kept: list  # the rule's kept positions on the final estimates
+  measured: dict  # position -> measured ms, in the order measured (given ones first)
+  verified: bool  # the choice's own latency was measured (so it meets the budget)
+  spent: int  # calls of `measure` (given `known` latencies are not counted)
+
+
+def verified_first_k_choice(predicted_ms, accuracy, budget_ms: float,
+                            measure: Callable[[int], float], max_measurements: int,
+                            keep: int = 3, known: dict | None = None) -> VerifiedChoice:
+  """HELP's rule (`first_k_choice`) on the best latency estimate of each candidate, spending up
+  to `max_measurements` calls of `measure(position) -> ms` where a measurement can change the
+  choice:
+
+  1. the current choice, while it is unmeasured (a measured choice meets the budget);
+  2. then, the choice being measured, an unmeasured candidate that would displace it: one
+     walked before the rule stopped (before the last kept), estimated over the budget and more
+     accurate than the choice; the closest to the budget by estimate first. If it measures
+     within budget it becomes the (measured) choice, so these steps never lower accuracy.
+
+  A measured latency replaces the prediction for good. If the measurements run out while the
+  choice is unmeasured, the most accurate candidate measured within budget is chosen instead,
+  if there is one. `known`: latencies already measured (e.g. adaptation samples that are
+  candidates), free of charge."""
+  est = np.array(predicted_ms, np.float64)
+  accuracy = np.asarray(accuracy)
+  measured = dict(known or {})
+  for i, ms in measured.items():
+    est[i] = ms
+  spent = 0
+  while True:
+    chosen, kept = first_k_choice(est, accuracy, budget_ms, keep)
+    if chosen is not None and chosen not in measured:
+      todo = chosen
+    else:
+      stop = kept[-1] if len(kept) == keep else len(est)
+      floor = -np.inf if chosen is None else accuracy[chosen]
+      over = [i for i in range(stop)
+              if i not in measured and est[i] > budget_ms and accuracy[i] > floor]
+      todo = min(over, key=lambda i: est[i]) if over else None
+    if todo is None or spent >= max_measurements:
+      break
+    est[todo] = measured[todo] = float(measure(todo))
+    spent += 1
+  if chosen is not None and chosen not in measured:
+    within = [i for i, ms in measured.items() if ms <= budget_ms]
+    if within:
+      chosen = max(within, key=lambda i: accuracy[i])
+  return VerifiedChoice(chosen, kept, measured, chosen is not None and chosen in measured,
+                        spent)
