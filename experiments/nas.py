@@ -2,6 +2,7 @@
 
   python experiments/nas.py --workdir=out/nas [--pretrained=out/bench/nasflat/ND/pretrained]
   python experiments/nas.py --workdir=out/nas_cal --calibrate [--pretrained=...]
+  python experiments/nas.py --workdir=out/compare --compare="HELP's rule=out/nas,verified=out/nas_cal"
 
 Pretrains on ND's training devices (which exclude every target) unless --pretrained names such a
 checkpoint, then for titan_rtx_256, gold_6226, pixel2, eyeriss, fpga at HELP's budgets, 10 and 20
@@ -11,8 +12,12 @@ pareto_<device>.png.
 --calibrate chooses the strategy per sample count first (verify count x safety quantile, grids
 latpred.nas.verify_grid x QUANTILE_GRID), on NB201 devices that are never a NAS target
 (latpred.nas.TUNING_DEVICES; WORKDIR/calibration.md), then runs the targets with it.
+
+--compare writes WORKDIR/compare.md, one table of earlier runs (name=workdir, comma-separated;
+each workdir's nas.json) beside HELP's published results, and runs nothing else.
 """
 
+import json
 import pathlib
 import warnings
 
@@ -41,9 +46,29 @@ _SAFETY = flags.DEFINE_float("safety_quantile", 0.0, "0: HELP's rule; q in (0, 1
                              "margin being this quantile of the leave-one-out underestimates.")
 
 
+_COMPARE = flags.DEFINE_list("compare", None, "name=workdir,...: tabulate earlier runs' nas.json "
+                             "side by side into WORKDIR/compare.md (nothing is run).")
+
+
+def _compare(specs, workdir):
+  runs = {}
+  for spec in specs:
+    name, sep, folder = spec.rpartition("=")
+    path = pathlib.Path(folder) / "nas.json"
+    if not sep or not name or not path.is_file():
+      raise app.UsageError(f"--compare entry {spec!r}: want name=workdir with a nas.json")
+    runs[name] = json.loads(path.read_text())
+  table = nas.compare_markdown(runs, _CONFIG.value.data_dir or None)
+  pathlib.Path(workdir).mkdir(parents=True, exist_ok=True)
+  (pathlib.Path(workdir) / "compare.md").write_text(table)
+  print(table)
+
+
 def main(argv):
   del argv
   logging.set_verbosity(logging.WARNING)
+  if _COMPARE.value:
+    return _compare(_COMPARE.value, _WORKDIR.value)
   counts = tuple(int(m) for m in _SAMPLES.value)
   quantile, verify = _SAFETY.value, _VERIFY.value
   if _CALIBRATE.value:

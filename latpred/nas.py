@@ -11,6 +11,15 @@ training devices must exclude the target.
 the budget only if its prediction times (1 + q) does, where q is that quantile of the relative
 underestimates (measured / leave-one-out predicted - 1, floored at 0) over the target's own m
 samples: a margin sized by how wrong the adapted predictor is on that device.
+
+`verify` v (beyond HELP's rule; 0 = HELP's rule): of the m measurements, m - v adapt the
+predictor and up to v go to the candidates themselves, through
+`search.verified_first_k_choice`: the rule's choice is measured (and replaced while it measures
+over the budget), then more accurate candidates the rule walked past as over budget are
+measured. A measured choice meets the budget by construction; the rows count the measurements
+actually spent.
+
+`calibrate` chooses (v, q) per m on NB201 devices that are never a NAS target.
 """
 
 import json
@@ -358,4 +367,38 @@ def markdown(rows, oracle=None, help_measured=None, best=None) -> str:
                  f"{s['measurements']:.1f} | {s['met']}/{s['runs']} | {ours} | {accuracy} | "
                  f"{help_lat} | {acc} | {top} | {rule} | {s['adapt_s']:.1f} | "
                  f"{s['search_s']:.2f} |")
+  return "\n".join(lines) + "\n"
+
+
+def compare_markdown(runs: dict, data_dir=None) -> str:
+  """One table of several runs (name -> rows, e.g. each a workdir's nas.json) beside HELP's
+  published choice (with its measured latency), the rule on measured latency and the best
+  accuracy within budget. A cell: runs meeting the budget by measured latency / runs, mean
+  accuracy (%), and the mean measurement count where below m."""
+  oracle, picks, best = oracle_choices(data_dir), help_picks(data_dir), best_within_budget(data_dir)
+  summaries = {name: {(s["device"], s["budget_ms"], s["num_samples"]): s
+                      for s in summarise(rows)} for name, rows in runs.items()}
+  counts = sorted({k[2] for s in summaries.values() for k in s})
+  head = ["device", "budget (ms)", "HELP: ms published [measured], acc (%)",
+          "rule on measured latency: ms, acc (%)", "best acc within budget (%)"]
+  head += [f"{name} m={m}" for name in runs for m in counts]
+  lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+  for hw, results in HELP_RESULTS.items():
+    for budget, lat, acc in results:
+      if not any((hw, budget, m) in s for s in summaries.values() for m in counts):
+        continue
+      measured = picks[(hw, budget)]
+      over = " (over)" if measured > budget else ""
+      o = oracle[(hw, budget)]
+      cells = [hw, str(budget), f"{lat} [{measured:.2f}]{over}, {acc}",
+               f"{o[0]:.2f}, {o[1]:.2f}", f"{best[(hw, budget)]:.2f}"]
+      for name in runs:
+        for m in counts:
+          s = summaries[name].get((hw, budget, m))
+          if s is None or s["accuracy"] is None:
+            cells.append("" if s is None else f"{s['met']}/{s['runs']}, none found")
+            continue
+          cost = "" if s["measurements"] >= m else f" ({s['measurements']:.1f} meas.)"
+          cells.append(f"{s['met']}/{s['runs']}, {s['accuracy']:.2f}{cost}")
+      lines.append("| " + " | ".join(cells) + " |")
   return "\n".join(lines) + "\n"

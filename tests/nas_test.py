@@ -94,6 +94,11 @@ def test_nas_smoke_run_writes_table_and_plot(data_dir, tmp_path):
   assert "| fpga | 6 | 6 |" in md and "7.4 [7.42] (over)" in md
   assert "5.94, 72.42" in md  # HELP's rule applied to fpga's measured latencies
   assert (tmp_path / "pareto_fpga.png").exists()
+  table = nas.compare_markdown({"ours": rows}, data_dir).splitlines()
+  assert table[0].endswith("| ours m=6 |") and len(table) == 2 + 3  # fpga's three budgets
+  met = sum(bool(r["meets_budget"]) for r in rows if r["budget_ms"] == 6)
+  assert table[-1].startswith("| fpga | 6 | 7.4 [7.42] (over), 73.5 | 5.94, 72.42 | 73.04 |")
+  assert f"| {met}/1, " in table[-1] or "none found" in table[-1]
   with pytest.raises(ValueError, match="no budgets"):
     nas.run(config, tmp_path, devices=("raspi4",))
 
