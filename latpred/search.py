@@ -168,7 +168,14 @@ def verified_first_k_choice(predicted_ms, accuracy, budget_ms: float,
   candidates), free of charge."""
   est = np.array(predicted_ms, np.float64)
   accuracy = np.asarray(accuracy)
+  if est.ndim != 1 or accuracy.shape != est.shape:
+    raise ValueError(f"predicted_ms {est.shape} and accuracy {accuracy.shape}: want equal 1-D")
+  if max_measurements < 0:
+    raise ValueError(f"max_measurements must be >= 0, got {max_measurements}")
   measured = dict(known or {})
+  bad = [i for i in measured if not 0 <= i < len(est)]
+  if bad:
+    raise ValueError(f"known positions {bad} are outside the {len(est)} candidates")
   for i, ms in measured.items():
     est[i] = ms
   spent = 0
@@ -184,7 +191,10 @@ def verified_first_k_choice(predicted_ms, accuracy, budget_ms: float,
       todo = min(over, key=lambda i: est[i]) if over else None
     if todo is None or spent >= max_measurements:
       break
-    est[todo] = measured[todo] = float(measure(todo))
+    ms = float(measure(todo))
+    if not np.isfinite(ms) or ms <= 0:
+      raise ValueError(f"measure({todo}) returned {ms}: want a positive latency in ms")
+    est[todo] = measured[todo] = ms
     spent += 1
   if chosen is not None and chosen not in measured:
     within = [i for i, ms in measured.items() if ms <= budget_ms]

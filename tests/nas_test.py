@@ -72,6 +72,18 @@ def test_verified_choice_respects_its_budget_and_uses_known_latencies_for_free()
   assert pick.chosen is None and pick.spent == 3 and not pick.verified
 
 
+def test_verified_choice_refuses_bad_input():
+  with pytest.raises(ValueError, match="positive latency"):
+    search.verified_first_k_choice([1.0, 2.0], [70.0, 60.0], 2.0, lambda i: float("nan"), 2)
+  with pytest.raises(ValueError, match="equal 1-D"):
+    search.verified_first_k_choice([1.0, 2.0], [70.0], 2.0, lambda i: 1.0, 2)
+  with pytest.raises(ValueError, match="outside"):
+    search.verified_first_k_choice([1.0, 2.0], [70.0, 60.0], 2.0, lambda i: 1.0, 2,
+                                   known={5: 1.0})
+  with pytest.raises(ValueError, match=">= 0"):
+    search.verified_first_k_choice([1.0, 2.0], [70.0, 60.0], 2.0, lambda i: 1.0, -1)
+
+
 def test_metad2a_candidates_are_nb201_cells(data_dir):
   archs, acc = tables.load_metad2a_candidates(data_dir)
   assert len(archs) == 500 and acc.shape == (500,) and 60 < acc.max() < 80
