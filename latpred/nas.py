@@ -141,7 +141,7 @@ def evaluate(config, setup, predictor, budgets: dict, sample_counts, seeds, quan
               if v:
                 pick = search.verified_first_k_choice(
                     predicted * (1 + margin), cand_acc, budget,
-                    lambda p: truth[cand_idx[p]], v, known=known)
+                    lambda p, t=truth: t[cand_idx[p]], v, known=known)
                 chosen, kept, spent, verified = pick.chosen, pick.kept, pick.spent, pick.verified
               else:
                 chosen, kept = search.first_k_choice(predicted * (1 + margin), cand_acc, budget)
@@ -179,8 +179,8 @@ def run(config, workdir, pretrained_dir=None, devices=tuple(HELP_RESULTS),
   data_dir = config.data_dir or None
   setup, predictor = pretrained_predictor(config, pretrained_dir or workdir / "pretrained",
                                          data_dir)
-  per_m = lambda value: ({m: (value[m],) for m in sample_counts}  # noqa: E731
-                         if isinstance(value, dict) else (value,))
+  def per_m(value):
+    return {m: (value[m],) for m in sample_counts} if isinstance(value, dict) else (value,)
   rows = evaluate(config, setup, predictor, budgets, sample_counts, seeds,
                   per_m(safety_quantile), data_dir, log, per_m(verify))
   table = load_latency_table("nb201", data_dir)
