@@ -15,6 +15,9 @@ Mutation: NB201 changes one of the six edge ops (the whole space of 15,625 cells
 FBNet's space has 9^22 networks but latency data (and thus the predictor's graphs) exist for the
 5,000 measured ones, so its mutation moves to a measured network at the smallest Hamming distance
 from the parent (ties at random): the search covers those 5,000.
+
+HELP's candidate rule: `first_k_choice` (predictions only) and `verified_first_k_choice` (the
+same rule, spending a few measurements on the device where they can change the choice).
 """
 
 import dataclasses
