@@ -2,7 +2,7 @@
 
   python experiments/nas.py --workdir=out/nas [--pretrained=out/bench/nasflat/ND/pretrained]
   python experiments/nas.py --workdir=out/nas_cal --calibrate [--pretrained=...]
-  python experiments/nas.py --workdir=out/compare --compare="HELP's rule=out/nas,verified=out/nas_cal"
+  python experiments/nas.py --workdir=out/cmp --compare="HELP's rule=out/nas,verified=out/nas_cal"
 
 Pretrains on ND's training devices (which exclude every target) unless --pretrained names such a
 checkpoint, then for titan_rtx_256, gold_6226, pixel2, eyeriss, fpga at HELP's budgets, 10 and 20

@@ -91,23 +91,23 @@ def space_inputs(space):
   return out if space.name == "nb201" else out[0]
 
 
+def _minmax(latency_ms, reference_ms) -> np.ndarray:
+  """`latency_ms` min-max scaled by `reference_ms` (its min -> 0, its max -> 1), float64."""
+  ref = np.asarray(reference_ms, np.float64)
+  spread = ref.max() - ref.min()
+  if not spread > 0:
+    raise ValueError("the reference latencies are all equal; cannot scale by them")
+  return (np.asarray(latency_ms, np.float64) - ref.min()) / spread
+
+
 def hw_embedding(reference_latency_ms) -> np.ndarray:
   """A device's latencies on the 10 reference architectures, min-max normalised to [0, 1]."""
-  x = np.asarray(reference_latency_ms, np.float64)
-  spread = x.max() - x.min()
-  if not spread > 0:
-    raise ValueError("the reference latencies are all equal; cannot embed the device")
-  return ((x - x.min()) / spread).astype(np.float32)
+  return _minmax(reference_latency_ms, reference_latency_ms).astype(np.float32)
 
 
 def normalise(latency_ms, reference_ms) -> np.ndarray:
   """HELP's label scale: min-max over `reference_ms` mapped to [0.05, 0.95]."""
-  ref = np.asarray(reference_ms, np.float64)
-  spread = ref.max() - ref.min()
-  if not spread > 0:
-    raise ValueError("reference latencies are all equal; cannot normalise")
-  return ((np.asarray(latency_ms, np.float64) - ref.min()) / spread * 0.9 + 0.05).astype(
-      np.float32)
+  return (_minmax(latency_ms, reference_ms) * 0.9 + 0.05).astype(np.float32)
 
 
 def trimmed(latency_A, idx) -> np.ndarray:

@@ -30,7 +30,7 @@ import numpy as np
 
 from latpred import plots, runner, samplers, search, tasks
 from latpred.data import load_latency_table, tables
-from latpred.predict import LatencyPredictor
+from latpred.predict import LatencyPredictor, stacks
 from latpred.spaces import load_space
 
 # HELP's published NB201 NAS results (method.md §11; 10 samples + 10 reference latencies):
@@ -179,6 +179,7 @@ def run(config, workdir, pretrained_dir=None, devices=tuple(HELP_RESULTS),
   data_dir = config.data_dir or None
   setup, predictor = pretrained_predictor(config, pretrained_dir or workdir / "pretrained",
                                          data_dir)
+
   def per_m(value):
     return {m: (value[m],) for m in sample_counts} if isinstance(value, dict) else (value,)
   rows = evaluate(config, setup, predictor, budgets, sample_counts, seeds,
@@ -199,14 +200,20 @@ def run(config, workdir, pretrained_dir=None, devices=tuple(HELP_RESULTS),
   return rows
 
 
+def _targets_measured(data_dir=None):
+  """(candidates' accuracy %, {NAS target: the candidates' measured latency ms, float64})."""
+  table = load_latency_table("nb201", data_dir)
+  _, cand_acc, idx = candidates(data_dir)
+  return cand_acc, {hw: table.latency_ms(hw)[idx].astype(np.float64) for hw in HELP_RESULTS}
+
+
 def oracle_choices(data_dir=None) -> dict:
   """(device, budget) -> (latency ms, accuracy %) that HELP's rule chooses from the measured
   latencies themselves: what a perfect predictor would reach under that rule."""
-  table = load_latency_table("nb201", data_dir)
-  _, cand_acc, idx = candidates(data_dir)
+  cand_acc, measured = _targets_measured(data_dir)
   out = {}
   for hw, results in HELP_RESULTS.items():
-    truth = table.latency_ms(hw)[idx].astype(np.float64)
+    truth = measured[hw]
     for budget, *_ in results:
       chosen, _ = search.first_k_choice(truth, cand_acc, budget)
       out[(hw, budget)] = (float(truth[chosen]), float(cand_acc[chosen]))
@@ -241,10 +248,8 @@ def calibrate(config, workdir, pretrained_dir=None, devices=TUNING_DEVICES,
   verify = {m: tuple(v for v in (verify_grid(m) if verify is None else _per_m(verify, m))
                      if v <= m - 3) for m in sample_counts}
   budgets = tuning_budgets(devices, data_dir)
-  # margins need a stacked adaptation (m - v >= stack_folds, as predict.adapt); fewer samples: HELP's rule only
-  stacked = {m: tuple(v for v in verify[m]
-                     if config.stack and m - v >= max(3, config.stack_folds))
-             for m in verify}
+  # a margin needs a stacked adaptation of the m - v samples; with fewer, q = 0 only
+  stacked = {m: tuple(v for v in verify[m] if stacks(config, m - v)) for m in verify}
   rows = []
   for m in sample_counts:
     if stacked[m]:
@@ -307,7 +312,6 @@ def summarise(rows) -> list[dict]:
                 "max_true_latency_ms": max((r["true_latency_ms"] for r in found), default=None),
                 "accuracy": float(np.mean([r["accuracy"] for r in found])) if found else None,
                 "measurements": float(np.mean([r["measurements"] for r in rs])),
-                "verified": sum(bool(r.get("verified")) for r in rs),
                 "adapt_s": float(np.median([r["adapt_s"] for r in rs])),
                 "search_s": float(np.median([r["search_s"] for r in rs]))})
   return out
@@ -317,13 +321,12 @@ def help_picks(data_dir=None) -> dict:
   """(device, budget) -> measured latency (ms) of HELP's published choice: the candidate whose
   accuracy and measured latency round to the published ones (0.1); the published latencies are
   rounded, so a choice published at the budget can measure over it."""
-  table = load_latency_table("nb201", data_dir)
-  _, cand_acc, idx = candidates(data_dir)
+  cand_acc, measured = _targets_measured(data_dir)
   out = {}
   for hw, results in HELP_RESULTS.items():
-    truth = table.latency_ms(hw)[idx].astype(np.float64)
+    truth = measured[hw]
     for budget, lat, acc in results:
-      match = {round(float(truth[i]), 3) for i in range(len(idx))
+      match = {round(float(truth[i]), 3) for i in range(len(truth))
                if round(float(cand_acc[i]), 1) == acc and round(float(truth[i]), 1) == lat}
       if len(match) != 1:
         raise ValueError(f"HELP's {hw} {budget} ms choice matches {len(match)} latencies")
@@ -334,9 +337,8 @@ def help_picks(data_dir=None) -> dict:
 def best_within_budget(data_dir=None) -> dict:
   """(device, budget) -> the highest accuracy (%) of a candidate measured within the budget:
   what no budget-respecting choice can exceed."""
-  table = load_latency_table("nb201", data_dir)
-  _, cand_acc, idx = candidates(data_dir)
-  return {(hw, b): float(cand_acc[table.latency_ms(hw)[idx] <= b].max())
+  cand_acc, measured = _targets_measured(data_dir)
+  return {(hw, b): float(cand_acc[measured[hw] <= b].max())
           for hw, results in HELP_RESULTS.items() for b, *_ in results}
 
 

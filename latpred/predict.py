@@ -28,6 +28,12 @@ from latpred.spaces import SearchSpace, load_space
 from latpred.train import loop
 
 
+def stacks(config, num_samples: int) -> bool:
+  """Whether `LatencyPredictor.adapt` fits the stack on `num_samples` measurements (it needs
+  config.stack and at least max(3, config.stack_folds) of them)."""
+  return bool(config.get("stack", False)) and num_samples >= max(3, config.stack_folds)
+
+
 @dataclasses.dataclass
 class LatencyPredictor:
   space: SearchSpace
@@ -123,7 +129,7 @@ class LatencyPredictor:
     table = load_latency_table(self.space.name, self.data_dir)
     train_ids = table.hw_indices(self.train_hw)
     c = self.config
-    use_stack = c.get("stack", False) and len(idx) >= max(3, c.stack_folds)
+    use_stack = stacks(c, len(idx))
     adapted = transfer.adapt_ensemble(
         self.model, self.members, self.space.graph_set, self.supp_AxD,
         self.hw_names.index(hw) if hw in self.hw_names else None, idx, latency_ms, train_ids,
@@ -134,13 +140,13 @@ class LatencyPredictor:
 
   def loo_predictions(self, hw: str) -> np.ndarray:
     """Leave-one-out predictions (ms) of `hw`'s own measurements, in the order given to
-    `adapt` (`AdaptedEnsemble.loo_ms`; NaN if the adaptation is not stacked)."""
+    `adapt` (`AdaptedEnsemble.loo_ms`; empty if the adaptation is not stacked)."""
     return self.adapted[hw].loo_ms(self.stack_basis())
 
   def loo_spearman(self, hw: str) -> float:
     """Spearman of `loo_predictions` against the measurements (NaN if not available)."""
     ens, loo = self.adapted[hw], self.loo_predictions(hw)
-    if not len(loo) or np.isnan(loo).any():
+    if not len(loo):
       return float("nan")
     return metrics.spearman(loo, ens.sample_ms)
 

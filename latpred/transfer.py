@@ -158,9 +158,9 @@ class AdaptedEnsemble:
 
   def loo_ms(self, stack_basis_AxK) -> np.ndarray:
     """Leave-one-out predictions (ms) of the samples: the stack refitted without each, on the
-    cross-fitted GNN column. All NaN without a stack fitted here (e.g. one loaded back)."""
+    cross-fitted GNN column. Empty without a stack fitted here (e.g. one loaded back)."""
     if self.oof_ms is None:
-      return np.full(0 if self.samples is None else len(self.samples), np.nan)
+      return np.empty(0)
     features = np.column_stack([self.oof_ms, stack_basis_AxK[self.samples]])
     return stacking.loo_predictions(features, self.sample_ms)
 
