@@ -1,19 +1,26 @@
 """NASFLAT predictor, pretrain -> transfer -> evaluate on one task (latpred defaults).
 
 Run (2-core CPU):
-  python experiments/run_task.py --config=configs/nasflat.py --config.task=FD \
-      --config.num_samples=20 --config.num_trials=3 --workdir=/tmp/fd
+  python experiments/run_task.py --config=configs/nasflat.py --config.data.task=FD \
+      --config.transfer.num_samples=20 --config.num_trials=3 --workdir=/tmp/fd
 
-Custom task: --config.space=fbnet --config.train_hw=a,b,c --config.test_hw=x,y
+Custom task: --config.data.space=fbnet --config.data.train_hw=a,b,c --config.data.test_hw=x,y
 Smoke/test config: --config=configs/nasflat.py:smoke
 
-Tuned on the generated NB201 tasks N1g, N4g and the FBNet tuning splits FT1, FT2 only (never on
-the seven paper tasks); every run is in docs/tuning.md. What was chosen there: DGF layers (as good
-as the GAT+DGF ensemble, 2.5x faster), per-node FLOPs/params features, the additive readout with a
-device-weighted linear FLOPs/params term, the k-means target sampler, an ensemble of 3 predictors
-per trial, and the stack (latpred/stacking.py: the final ms prediction is a non-negative mix of
-the cross-fitted GNN, the training devices' latencies and FLOPs/params/op count; FT1 0.771 ->
-0.806, FT2 0.823 -> 0.904, N1g/N4g -0.003/-0.007).
+The config has sections (`data`, `model`, `pretrain`, `transfer`, `eval`, `baselines`) plus
+`seed` and `num_trials`; the flat names of latpred <= 0.1 (`--config.num_samples`, ...) are
+refused with the new name (latpred.protocol.config.MOVED). A pretrained checkpoint is identified
+by data + model + pretrain + seed; a finished target's record additionally by transfer + eval (and
+a baseline's by the baselines section): a rerun in the same workdir with other values refuses,
+naming the fields, unless --overwrite.
+
+Tuned on the generated NB201 tasks N1g, N4g and the FBNet tuning splits FT1, FT2 (docs/tuning.md
+records every run). What was chosen there: DGF layers (as good as the GAT+DGF ensemble, 2.5x
+faster), per-node FLOPs/params features, the additive readout with a device-weighted linear
+FLOPs/params term, the k-means target sampler, an ensemble of 3 predictors per trial, and the
+stack (latpred/adapt/stacking.py: the final ms prediction is a non-negative mix of the
+cross-fitted GNN, the training devices' latencies and FLOPs/params/op count; FT1 0.771 -> 0.806,
+FT2 0.823 -> 0.904, N1g/N4g -0.003/-0.007).
 
 Expected on the 2-core CPU (experiments/benchmark.py --tasks=ND,FD,F1,F2,F3,F4,FA
 --num_samples=5,10,20 --num_trials=3; mean SRCC over target devices and trials, all
@@ -30,72 +37,82 @@ import ml_collections
 
 def get_config(arg: str = "") -> ml_collections.ConfigDict:
   c = ml_collections.ConfigDict()
+  c.seed = 0  # trial t uses seed + 1000 t (pretraining, target samples, fine-tuning)
+  c.num_trials = 3  # trials to run; a trial's records do not depend on it
+
   # Data / task
-  c.task = "FD"  # a registered task name (latpred.tasks.TASKS), or 'custom'
-  c.space = ""  # with train_hw/test_hw: 'nb201' | 'fbnet'
-  c.train_hw = ""  # comma-separated device names; non-empty makes a custom task
-  c.test_hw = ""
-  c.data_dir = ""  # default: $LATPRED_DATA_DIR, else the user cache (downloaded)
-  c.graph_variant = ""  # nb201: full | pruned; fbnet: chain | identity ('' = default)
+  c.data = ml_collections.ConfigDict()
+  c.data.task = "FD"  # a registered task name (latpred.protocol.tasks.TASKS)
+  c.data.space = ""  # with train_hw/test_hw (a custom task): 'nb201' | 'fbnet'
+  c.data.train_hw = ""  # comma-separated device names; non-empty makes a custom task
+  c.data.test_hw = ""
+  c.data.data_dir = ""  # default: $LATPRED_DATA_DIR, else the user cache (downloaded); where
+  #                       the data lives, not what it is: no signature holds it
+  c.data.graph_variant = ""  # nb201: full | pruned; fbnet: chain | identity ('' = default)
 
   # Model
-  c.op_dim = 48  # op embedding width
-  c.hw_dim = 8  # hardware-embedding row width
-  c.hw_placement = "opwise"  # opwise | head
-  c.layer_type = "dgf"  # dgf | gat | ensemble (the paper's choice; see the docstring)
-  c.first_pass_layers = 2  # 0 disables the two-pass op-embedding update
-  c.main_layers = 3
-  c.width = 128
-  c.node_features = True  # per-node FLOPs/params beside the op embedding (beyond reference)
-  c.linear_cost = True  # additive readout: + device-weighted node FLOPs/params (beyond reference)
-  c.additive_readout = True  # sum of per-node costs beside the pooled head (beyond reference)
+  c.model = ml_collections.ConfigDict()
+  c.model.op_dim = 48  # op embedding width
+  c.model.hw_dim = 8  # hardware-embedding row width
+  c.model.hw_placement = "opwise"  # opwise | head
+  c.model.layer_type = "dgf"  # dgf | gat | ensemble (the paper's choice; see the docstring)
+  c.model.first_pass_layers = 2  # 0 disables the two-pass op-embedding update
+  c.model.main_layers = 3
+  c.model.width = 128
+  c.model.node_features = True  # per-node FLOPs/params beside the op embedding (beyond reference)
+  c.model.linear_cost = True  # additive readout: + device-weighted node FLOPs/params
+  c.model.additive_readout = True  # sum of per-node costs beside the pooled head
   # Supplementary per-architecture encoding: 'none' or kinds joined by '+' (zcp: fbnet only,
   # flops_params, opcount, onehot); 'auto' uses the per-space field below.
-  c.supp_encoding = "auto"
-  c.supp_encoding_nb201 = "flops_params+opcount"
-  c.supp_encoding_fbnet = "zcp+flops_params"
-  c.dropout = 0.1
+  c.model.supp_encoding = "auto"
+  c.model.supp_encoding_nb201 = "flops_params+opcount"
+  c.model.supp_encoding_fbnet = "zcp+flops_params"
+  c.model.dropout = 0.1
 
   # Pretraining (on the task's training devices, vmapped over devices)
-  c.ensemble_size = 3  # predictors per trial (own pretraining seed and fine-tune), scores averaged
-  c.pretrain_samples = 512  # architectures per training device (the same ones on every device)
-  c.pretrain_sampler = "random"
-  c.pretrain_epochs = 20
-  c.pretrain_batch = 32  # architectures per step (x training devices)
-  c.lr = 1e-3
-  c.weight_decay = 1e-5
-  c.final_lr = 1e-6
+  c.pretrain = ml_collections.ConfigDict()
+  c.pretrain.ensemble_size = 3  # predictors per trial (own seed and fine-tune), ms averaged
+  c.pretrain.samples = 512  # architectures per training device (the same ones on every device)
+  c.pretrain.sampler = "random"
+  c.pretrain.epochs = 20
+  c.pretrain.batch = 32  # architectures per step (x training devices)
+  c.pretrain.lr = 1e-3  # AdamW peak learning rate, cosine decay to final_lr
+  c.pretrain.weight_decay = 1e-5
+  c.pretrain.final_lr = 1e-6
 
   # Transfer (per target device, from the pretrained parameters)
-  c.num_samples = 20  # measured architectures on the target
-  c.sampler = "kmeans"  # over the supplementary encoding (see latpred.samplers)
-  c.transfer_epochs = 40
-  c.transfer_batch = 16
-  c.transfer_lr = 1e-3
-  c.freeze = ""  # comma-separated parameter-name prefixes to freeze, e.g. 'op_embed,first_'
-  c.row_init = "copy"  # target's hardware row: copy (most correlated training device) | random
+  c.transfer = ml_collections.ConfigDict()
+  c.transfer.num_samples = 20  # measured architectures on the target
+  c.transfer.sampler = "kmeans"  # over the supplementary encoding (latpred.protocol.samplers)
+  c.transfer.epochs = 40
+  c.transfer.batch = 16
+  c.transfer.lr = 1e-3
+  c.transfer.weight_decay = 1e-5
+  c.transfer.final_lr = 1e-6
+  c.transfer.freeze = ""  # comma-separated parameter-name prefixes to freeze, e.g. 'op_embed'
+  c.transfer.row_init = "copy"  # target's hardware row: copy (most correlated device) | random
   # Fine-tune the ensemble members and cross-fitting folds of a target as one vmapped program.
   # Off: on the 2-core CPU it measured 1.2x slower than one after the other (docs/vmap.md);
   # worth measuring on an accelerator (experiments/vmap_trials.py).
-  c.vmap_fine_tune = False
-  # Stacked transfer (latpred.stacking, beyond reference): the final ms prediction is a
+  c.transfer.vmap_fine_tune = False
+  # Stacked transfer (latpred.adapt.stacking, beyond reference): the final ms prediction is a
   # non-negative mix of the GNN, the training devices' latencies and FLOPs/params/op count,
   # fitted on the samples with the GNN column cross-fitted over `stack_folds` folds.
-  c.stack = True
-  c.stack_folds = 5
-
-  # Baselines (latpred.baselines; the nasflat method ignores these)
-  c.help_episodes = 2000  # HELP's meta-training episodes (its default)
+  c.transfer.stack = True
+  c.transfer.stack_folds = 5
 
   # Evaluation
-  c.eval_set = "all"  # all | exclude_samples | paper_first128
-  c.num_trials = 3
-  c.seed = 0
+  c.eval = ml_collections.ConfigDict()
+  c.eval.eval_set = "all"  # all | exclude_samples | paper_first128
+
+  # Baselines (latpred.baselines; the nasflat method ignores these)
+  c.baselines = ml_collections.ConfigDict()
+  c.baselines.help_episodes = 2000  # HELP's meta-training episodes (its default)
 
   if arg == "smoke":
-    c.pretrain_samples, c.pretrain_epochs, c.transfer_epochs = 32, 2, 2
-    c.width, c.num_trials, c.num_samples, c.ensemble_size = 16, 1, 8, 2
-    c.stack_folds, c.help_episodes = 2, 20
+    c.pretrain.samples, c.pretrain.epochs, c.transfer.epochs = 32, 2, 2
+    c.model.width, c.num_trials, c.transfer.num_samples, c.pretrain.ensemble_size = 16, 1, 8, 2
+    c.transfer.stack_folds, c.baselines.help_episodes = 2, 20
   elif arg:
     raise ValueError(f"unknown config arg {arg!r}; valid: '' or 'smoke'")
   return c

@@ -16,7 +16,7 @@ from absl import app, flags, logging
 
 warnings.filterwarnings("ignore", category=DeprecationWarning)
 
-from latpred import measurements, workflow  # noqa: E402
+from latpred.apps import measurements, workflow  # noqa: E402
 
 _PRETRAINED = flags.DEFINE_string("pretrained", None, "Checkpoint folder (pretrain.py or "
                                   "run_task.py's WORKDIR/pretrained).", required=True)

@@ -5,6 +5,7 @@
 """
 
 import pathlib
+import sys
 import warnings
 
 from absl import app, flags, logging
@@ -12,7 +13,9 @@ from ml_collections import config_flags
 
 warnings.filterwarnings("ignore", category=DeprecationWarning)
 
-from latpred import benchmark  # noqa: E402
+from latpred.protocol import benchmark  # noqa: E402
+from latpred.protocol.records import StaleResultsError  # noqa: E402
+from latpred.protocol import config as config_lib  # noqa: E402
 
 _DEFAULT_CONFIG = pathlib.Path(__file__).resolve().parents[1] / "configs" / "nasflat.py"
 _CONFIG = config_flags.DEFINE_config_file("config", str(_DEFAULT_CONFIG), lock_config=True)
@@ -21,6 +24,8 @@ _TASKS = flags.DEFINE_list("tasks", ["ND", "FD", "F1", "F2", "F3", "F4", "FA"], 
 _SAMPLES = flags.DEFINE_list("num_samples", ["5", "10", "20"], "Target sample counts.")
 _TRIALS = flags.DEFINE_integer("num_trials", 3, "Trials per run (overrides the config).")
 _WORKDIR = flags.DEFINE_string("workdir", None, "Output directory (resumable).", required=True)
+_OVERWRITE = flags.DEFINE_bool("overwrite", False, "Recompute cells whose stored results another "
+                               "configuration produced (default: refuse).")
 
 
 def main(argv):
@@ -29,10 +34,14 @@ def main(argv):
   config = _CONFIG.value
   with config.unlocked():
     config.num_trials = _TRIALS.value
-  benchmark.run(config, _WORKDIR.value, _METHODS.value, _TASKS.value,
-                [int(m) for m in _SAMPLES.value])
+  try:
+    benchmark.run(config, _WORKDIR.value, _METHODS.value, _TASKS.value,
+                  [int(m) for m in _SAMPLES.value], overwrite=_OVERWRITE.value)
+  except StaleResultsError as e:
+    sys.exit(f"error: {e}")
   print(f"wrote {_WORKDIR.value}/benchmark.md")
 
 
 if __name__ == "__main__":
+  config_lib.reject_moved_flags(sys.argv)
   app.run(main)

@@ -16,8 +16,8 @@ from absl import app, flags
 
 warnings.filterwarnings("ignore", category=DeprecationWarning)
 
-from latpred import help as help_lib  # noqa: E402
-from latpred import tasks
+from latpred.baselines import help as help_lib  # noqa: E402
+from latpred.protocol import tasks
 
 _TASKS = flags.DEFINE_list("tasks", ["ND", "FD"], "Tasks (training/target devices).")
 _SEEDS = flags.DEFINE_list("seeds", ["0", "1", "2"], "Meta-training / sampling seeds.")

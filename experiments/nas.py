@@ -19,6 +19,7 @@ each workdir's nas.json) beside HELP's published results, and runs nothing else.
 
 import json
 import pathlib
+import sys
 import warnings
 
 from absl import app, flags, logging
@@ -26,7 +27,8 @@ from ml_collections import config_flags
 
 warnings.filterwarnings("ignore", category=DeprecationWarning)
 
-from latpred import nas  # noqa: E402
+from latpred.apps import nas, nas_tables  # noqa: E402
+from latpred.protocol import config as config_lib  # noqa: E402
 
 _DEFAULT_CONFIG = pathlib.Path(__file__).resolve().parents[1] / "configs" / "nasflat.py"
 _CONFIG = config_flags.DEFINE_config_file("config", str(_DEFAULT_CONFIG), lock_config=True)
@@ -58,7 +60,7 @@ def _compare(specs, workdir):
     if not sep or not name or not path.is_file():
       raise app.UsageError(f"--compare entry {spec!r}: want name=workdir with a nas.json")
     runs[name] = json.loads(path.read_text())
-  table = nas.compare_markdown(runs, _CONFIG.value.data_dir or None)
+  table = nas_tables.compare_markdown(runs, _CONFIG.value.data.data_dir or None)
   pathlib.Path(workdir).mkdir(parents=True, exist_ok=True)
   (pathlib.Path(workdir) / "compare.md").write_text(table)
   print(table)
@@ -82,4 +84,5 @@ def main(argv):
 
 
 if __name__ == "__main__":
+  config_lib.reject_moved_flags(sys.argv)
   app.run(main)

@@ -13,11 +13,11 @@ The latencies are HELP's recorded measurements (ms), not new ones.
 import csv
 import sys
 
-from absl import app, flags
 import numpy as np
+from absl import app, flags
 
+from latpred import metrics
 from latpred.data import load_latency_table
-from latpred.evaluation import metrics
 from latpred.spaces import load_space
 
 _SPACE = flags.DEFINE_enum("space", None, ["nb201", "fbnet"], "Search space.", required=True)

@@ -7,6 +7,7 @@ names in `ops`). Measure each on your device and add a `latency_ms` column (mill
 """
 
 import pathlib
+import sys
 import warnings
 
 from absl import app, flags
@@ -14,7 +15,9 @@ from ml_collections import config_flags
 
 warnings.filterwarnings("ignore", category=DeprecationWarning)
 
-from latpred import samplers, workflow  # noqa: E402
+from latpred.apps import workflow  # noqa: E402
+from latpred.protocol import config as config_lib  # noqa: E402
+from latpred.protocol import samplers  # noqa: E402
 
 _DEFAULT_CONFIG = pathlib.Path(__file__).resolve().parents[1] / "configs" / "nasflat.py"
 _CONFIG = config_flags.DEFINE_config_file("config", str(_DEFAULT_CONFIG), lock_config=True)
@@ -35,4 +38,5 @@ def main(argv):
 
 
 if __name__ == "__main__":
+  config_lib.reject_moved_flags(sys.argv)
   app.run(main)

@@ -7,8 +7,8 @@ import pathlib
 
 from absl import app, flags
 
-from latpred import plots, tasks
 from latpred.data import load_latency_table
+from latpred.protocol import plots, tasks
 
 _DATA_DIR = flags.DEFINE_string("data_dir", "", "Data directory (default: $LATPRED_DATA_DIR, "
                                 "else the user cache; downloaded if missing).")

@@ -7,7 +7,7 @@ program (`loop.fit_runs`). Untrained members are used: the work is the same as a
 
   python experiments/vmap_trials.py --tasks=ND,FD --repeats=3 --out=docs/vmap.md
 
-config.vmap_fine_tune switches the fine-tunes to the vmapped program.
+config.transfer.vmap_fine_tune switches the fine-tunes to the vmapped program.
 """
 
 import pathlib
@@ -22,7 +22,10 @@ from ml_collections import config_flags
 
 warnings.filterwarnings("ignore", category=DeprecationWarning)
 
-from latpred import runner, samplers, stacking, tasks  # noqa: E402
+from latpred.adapt import stacking  # noqa: E402
+from latpred.model import build  # noqa: E402
+from latpred.protocol import config as config_lib  # noqa: E402
+from latpred.protocol import runner, samplers, tasks  # noqa: E402
 from latpred.train import loop  # noqa: E402
 
 _DEFAULT_CONFIG = pathlib.Path(__file__).resolve().parents[1] / "configs" / "nasflat.py"
@@ -45,18 +48,18 @@ def _median_s(fn, repeats):
 
 def time_task(config, name, repeats, pretrain_epochs):
   task = tasks.get_task(name)
-  s = runner.make_setup(config, task.name, task.space, task.train_hw)
-  c = s.config
-  members = [runner.init_params(s.model, s.space, s.supp, k) for k in range(c.ensemble_size)]
+  s = build.make_setup(config, task.space, task.train_hw)
+  p, t = config.pretrain, config.transfer
+  members = [build.init_params(s.model, s.space, s.supp, k) for k in range(p.ensemble_size)]
   hw = s.table.hw_index(task.test_hw[0])
   lat = s.table.latency_ms_HxA[[hw]]
   picks = runner.target_samples(s, 0, hw)
   m = len(picks)
   subsets = [np.arange(m)] + [np.setdiff1d(np.arange(m), f)
-                              for f in stacking.fold_ids(m, c.stack_folds, 0)]
+                              for f in stacking.fold_ids(m, t.stack_folds, 0)]
   runs = [(p, picks[pos], 7919 * k) for pos in subsets for k, p in enumerate(members)]
-  kw = dict(epochs=c.transfer_epochs, batch_size=c.transfer_batch, lr=c.transfer_lr,
-            weight_decay=c.weight_decay, final_lr=c.final_lr)
+  kw = dict(epochs=t.epochs, batch_size=t.batch, lr=t.lr, weight_decay=t.weight_decay,
+            final_lr=t.final_lr)
 
   def fine_seq():
     return [loop.fit(s.model, p, s.space.graph_set, s.supp, [hw], lat, a, seed=sd, **kw)[0]
@@ -72,10 +75,10 @@ def time_task(config, name, repeats, pretrain_epochs):
     return out
 
   train_lat = s.table.latency_ms_HxA[s.train_ids]
-  archs = [samplers.sample("random", c.pretrain_samples, 7919 * k,
+  archs = [samplers.sample("random", p.samples, 7919 * k,
                            pool=np.arange(s.space.num_archs)) for k in range(len(members))]
-  pkw = dict(epochs=pretrain_epochs, batch_size=c.pretrain_batch, lr=c.lr,
-             weight_decay=c.weight_decay, final_lr=c.final_lr)
+  pkw = dict(epochs=pretrain_epochs, batch_size=p.batch, lr=p.lr, weight_decay=p.weight_decay,
+             final_lr=p.final_lr)
 
   def pre_seq():
     return [loop.fit(s.model, p, s.space.graph_set, s.supp, s.train_ids, train_lat, a,
@@ -111,4 +114,5 @@ def main(argv):
 
 
 if __name__ == "__main__":
+  config_lib.reject_moved_flags(sys.argv)
   app.run(main)

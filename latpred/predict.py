@@ -8,8 +8,9 @@
 
 `load` takes every ensemble member of one trial. Scores (`predict_scores`) rank architectures on
 any device of the space; milliseconds need an adaptation, done exactly as the runner does it
-(`latpred.transfer.adapt_ensemble`: per-member fine-tune and ms scale, and the stack of
-`latpred.stacking` when the checkpoint's config enables it). The device to adapt may be a device
+(`latpred.adapt.ensemble.adapt_ensemble`: per-member fine-tune and ms scale, and the stack of
+`latpred.adapt.stacking` when the checkpoint's config enables it). This module imports nothing
+from `latpred.protocol` or `latpred.apps`. The device to adapt may be a device
 of the space that the checkpoint was not trained on, or any other name (a new device): then the
 most similar training device's hardware row is fine-tuned in place.
 """
@@ -21,17 +22,12 @@ from typing import Optional, Sequence
 import ml_collections
 import numpy as np
 
-from latpred import checkpoints, encodings, runner, stacking, transfer
+from latpred import metrics
+from latpred.adapt import ensemble, stacking, transfer
 from latpred.data import load_latency_table
-from latpred.evaluation import metrics
-from latpred.spaces import SearchSpace, load_space
-from latpred.train import loop
-
-
-def stacks(config, num_samples: int) -> bool:
-  """Whether `LatencyPredictor.adapt` fits the stack on `num_samples` measurements (it needs
-  config.stack and at least max(3, config.stack_folds) of them)."""
-  return bool(config.get("stack", False)) and num_samples >= max(3, config.stack_folds)
+from latpred.model import build
+from latpred.spaces import SearchSpace, encodings, load_space
+from latpred.train import checkpoints, loop
 
 
 @dataclasses.dataclass
@@ -48,24 +44,26 @@ class LatencyPredictor:
 
   @classmethod
   def load(cls, directory, trial: int = 0, data_dir=None) -> "LatencyPredictor":
-    """Loads every ensemble member of `trial` from a checkpoint written by `latpred.runner`
+    """Loads every ensemble member of `trial` from a checkpoint written by pretraining
     (run_task.py, pretrain.py) or by `save_adapted` (then the device comes back adapted)."""
     directory = pathlib.Path(directory).resolve()
-    first = trial * runner.MAX_MEMBERS
-    steps = [s for s in checkpoints.steps(directory) if first <= s < first + runner.MAX_MEMBERS]
+    steps = checkpoints.trial_steps(directory, trial)
     if not steps:
       raise FileNotFoundError(f"no latpred checkpoint of trial {trial} in {directory}")
     meta = checkpoints.restore_meta(directory, steps[0])
     if meta.get("encoding_version") != encodings.VERSION:
       raise ValueError(f"{directory}: checkpoint encoding version {meta.get('encoding_version')}"
                        f" differs from this latpred's {encodings.VERSION}; retrain it")
+    if "model" not in meta["config"]:
+      raise ValueError(f"{directory}: checkpoint written before latpred's config sections; "
+                       "pretrain it again (experiments/pretrain.py)")
     config = ml_collections.ConfigDict(meta["config"])
     space = load_space(meta["space"], data_dir, meta["graph_variant"])
     supp = encodings.encoding(space, meta["encoding"], data_dir)
-    model = runner.build_model(config, space, len(meta["hw_names"]))
-    like = runner.init_params(model, space, supp, 0)
+    model = build.build_model(config.model, space, len(meta["hw_names"]))
+    like = build.init_params(model, space, supp, 0)
     members = [checkpoints.restore(directory, step, like)[0] for step in steps]
-    train_hw = tuple(meta["pretrain_signature"]["train_hw"])
+    train_hw = tuple(meta["train_hw"])
     out = cls(space, config, tuple(meta["hw_names"]), members, supp, train_hw, meta,
               None if data_dir is None else str(data_dir))
     if "adapted" in meta:
@@ -75,7 +73,7 @@ class LatencyPredictor:
 
   @property
   def model(self):
-    return runner.build_model(self.config, self.space, len(self.hw_names))
+    return build.build_model(self.config.model, self.space, len(self.hw_names))
 
   def hw_id(self, hw: str) -> int:
     if hw not in self.hw_names:
@@ -128,14 +126,13 @@ class LatencyPredictor:
       raise ValueError(f"{hw!r} is a training device of this checkpoint; adapt a new device")
     table = load_latency_table(self.space.name, self.data_dir)
     train_ids = table.hw_indices(self.train_hw)
-    c = self.config
-    use_stack = stacks(c, len(idx))
-    adapted = transfer.adapt_ensemble(
+    t = self.config.transfer
+    use_stack = ensemble.stacks(t, len(idx))
+    adapted = ensemble.adapt_ensemble(
         self.model, self.members, self.space.graph_set, self.supp_AxD,
         self.hw_names.index(hw) if hw in self.hw_names else None, idx, latency_ms, train_ids,
-        table.latency_ms_HxA[train_ids], transfer.FineTune.from_config(c), seed=seed,
-        stack_basis_AxK=self.stack_basis() if use_stack else None,
-        stack_folds=c.get("stack_folds", 5))
+        table.latency_ms_HxA[train_ids], transfer.FineTune.from_config(t), seed=seed,
+        stack_basis_AxK=self.stack_basis() if use_stack else None, stack_folds=t.stack_folds)
     return dataclasses.replace(self, adapted={**self.adapted, hw: adapted})
 
   def loo_predictions(self, hw: str) -> np.ndarray:
@@ -164,7 +161,7 @@ class LatencyPredictor:
       checkpoints.save(directory, k, m.params, {**self.meta, "adapted": info})
 
 
-def _ensemble_from_meta(info: dict, members: list, hw_names) -> transfer.AdaptedEnsemble:
+def _ensemble_from_meta(info: dict, members: list, hw_names) -> ensemble.AdaptedEnsemble:
   adapted = [transfer.Adapted(params, hw_names.index(src), tuple(scale), row)
              for params, src, scale, row in zip(members, info["source_hw"], info["scale_ms"],
                                                 info["hw_row"])]
@@ -172,4 +169,4 @@ def _ensemble_from_meta(info: dict, members: list, hw_names) -> transfer.Adapted
   if info["stack"] is not None:
     st = info["stack"]
     stack = stacking.Stack(np.array(st["weights"]), np.array(st["scale"]), st["intercept"])
-  return transfer.AdaptedEnsemble(adapted, stack)
+  return ensemble.AdaptedEnsemble(adapted, stack)

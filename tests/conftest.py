@@ -1,11 +1,22 @@
-"""Shared fixtures: the real measured data (LATPRED_DATA_DIR, default ../shared/data)."""
+"""Shared fixtures: the real measured data (LATPRED_DATA_DIR, default ../shared/data).
+
+Tests run with jax_numpy_rank_promotion='raise' (silent broadcasting between arrays of different
+rank is an error), and with the repository root importable (`from configs import nasflat`).
+"""
 
 import os
 import pathlib
+import sys
 
+import jax
+import numpy as np
 import pytest
 
-_DEFAULT = pathlib.Path(__file__).resolve().parents[2] / "shared" / "data"
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+jax.config.update("jax_numpy_rank_promotion", "raise")
+
+_DEFAULT = ROOT.parent / "shared" / "data"
 
 
 @pytest.fixture(scope="session")
@@ -17,19 +28,47 @@ def data_dir() -> pathlib.Path:
   return path
 
 
+def _smoke_config(data_dir, **data):
+  from configs import nasflat
+  config = nasflat.get_config("smoke")
+  config.data.data_dir = str(data_dir)
+  for key, value in data.items():
+    config.data[key] = value
+  return config
+
+
+@pytest.fixture
+def smoke_config(data_dir):
+  """make(**data): configs/nasflat.py:smoke reading the test data, config.data fields set from
+  `data` (e.g. space='nb201', train_hw='pixel3,gold_6226')."""
+  return lambda **data: _smoke_config(data_dir, **data)
+
+
 SMOKE_TRAIN_HW = ("pixel3", "gold_6226", "1080ti_32")
 
 
 @pytest.fixture(scope="session")
 def smoke_pretrained(data_dir, tmp_path_factory) -> pathlib.Path:
   """A small NB201 checkpoint (configs/nasflat.py:smoke) pretrained on SMOKE_TRAIN_HW."""
-  import sys
-  sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
-  from configs import nasflat
-  from latpred import runner
-  config = nasflat.get_config("smoke")
-  config.data_dir, config.space, config.train_hw = str(data_dir), "nb201", ",".join(SMOKE_TRAIN_HW)
+  from latpred.protocol import runner
+  config = _smoke_config(data_dir, space="nb201", train_hw=",".join(SMOKE_TRAIN_HW))
   path = tmp_path_factory.mktemp("smoke_pretrained")
   members = runner.pretrain(config, path)
-  assert len(members) == config.ensemble_size
+  assert len(members) == config.pretrain.ensemble_size
   return path
+
+
+@pytest.fixture(scope="session")
+def tiny_nb201(data_dir):
+  """(space, table, model, supp, params): a tiny predictor on NB201 with a random encoding."""
+  from latpred.data import load_latency_table
+  from latpred.model.predictor import Predictor
+  from latpred.spaces import graphs, load_space
+  space = load_space("nb201", data_dir)
+  table = load_latency_table("nb201", data_dir)
+  model = Predictor(num_node_types=len(space.node_types), num_hw=table.num_hw, width=16,
+                    op_dim=8, head_dims=(16,), supp_dims=(8,), dropout=0.0)
+  supp = np.random.default_rng(0).random((space.num_archs, 3)).astype(np.float32)
+  g = graphs.batch(space.graph_set, np.arange(4), 4)
+  params = model.init({"params": jax.random.PRNGKey(0)}, g, 0, supp[:5])
+  return space, table, model, supp, params

@@ -6,9 +6,9 @@ from typing import Sequence, Union
 
 import numpy as np
 
-from latpred import graphs as graphs_lib
 from latpred.data import sources, tables
 from latpred.spaces import fbnet, nb201
+from latpred.spaces import graphs as graphs_lib
 
 GRAPH_VARIANTS = {"nb201": ("full", "pruned"), "fbnet": fbnet.VARIANTS}
 DEFAULT_VARIANT = {"nb201": "full", "fbnet": "chain"}

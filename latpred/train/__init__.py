@@ -1,1 +1,1 @@
-"""Losses, pure training steps (the vmap over training devices lives here), checkpoints."""
+"""Training: the ranking loss, the vmapped jitted step, the loops and checkpoints."""

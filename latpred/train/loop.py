@@ -7,7 +7,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from latpred import graphs as graphs_lib
+from latpred.spaces import graphs as graphs_lib
 from latpred.train import steps
 
 

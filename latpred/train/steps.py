@@ -9,7 +9,7 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from latpred import graphs as graphs_lib
+from latpred.spaces import graphs as graphs_lib
 from latpred.train.losses import pairwise_hinge, sample_pairs
 
 PAIRS_PER_ARCH = 4  # at most 4 * batch pairs per device and step (NASFLAT §5)

@@ -1,0 +1,2 @@
+"""Adapting pretrained predictors to a target device: row copy, fine-tuning, ensembles and the
+stack."""

@@ -1,0 +1,2 @@
+"""Baseline methods: training-free ranks and fits, BRP-NAS-style and ceiling GNNs, HELP and
+MultiPredict."""

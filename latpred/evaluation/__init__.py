@@ -1,1 +1,0 @@
-"""Correlations, the evaluation protocol, result tables and plots."""

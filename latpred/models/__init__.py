@@ -1,1 +1,0 @@
-"""Latency predictors: GNN layers and the NASFLAT predictor."""

@@ -1,0 +1,1 @@
+"""The evaluation protocol: tasks, samplers, config sections, resumable runs, benchmark, study."""

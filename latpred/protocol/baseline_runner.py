@@ -1,0 +1,149 @@
+"""Baselines under the runner's protocol: the same targets, the same m samples per trial
+(`runner.target_samples`), the same evaluation set, the same results.json fields and the same
+resume rule (records reused only when their signature matches).
+
+Methods: flops, params, nearest, ridge (latpred.baselines.simple); brpnas, ceiling
+(latpred.baselines.brpnas); help (latpred.baselines.help: meta-learned over the training devices
+once per trial, adapted in 2 steps; it also reads the target's latency on its 10 reference
+architectures); multipredict (latpred.baselines.multipredict, pretrained once per trial).
+"""
+
+import pathlib
+import time
+
+import numpy as np
+
+from latpred import metrics
+from latpred.baselines import brpnas, multipredict, simple
+from latpred.baselines import help as help_lib
+from latpred.model import build
+from latpred.protocol import config as config_lib
+from latpred.protocol import report, runner
+from latpred.protocol.records import Records, stale_error
+from latpred.train import checkpoints
+
+METHODS = simple.METHODS + ("brpnas", "help", "multipredict", "ceiling")
+PRETRAINED = ("multipredict", "help")  # pretrained once per trial on the training devices
+
+
+def _pretrain_trial(method: str, s: build.Setup, signature: dict, trial: int, cache_dir,
+                    overwrite: bool):
+  """(context, parameters, seconds) of a method that pretrains once per trial on the training
+  devices (multipredict, help), checkpointed in `cache_dir` at step `trial` so that the runs of
+  a task at other sample counts reuse it."""
+  seed = runner.trial_seed(s.config, trial)
+  if method == "multipredict":
+    ctx = multipredict.setup(s.space, s.table, s.data_dir)
+    like = multipredict.init(ctx, seed)
+
+    def train():
+      archs = np.random.default_rng(seed).choice(
+          s.space.num_archs, min(s.config.pretrain.samples, s.space.num_archs), replace=False)
+      return multipredict.pretrain(ctx, like, s.table, s.train_ids, archs, seed)
+  else:
+    ctx = help_lib.space_inputs(s.space), help_lib.reference_indices(s.space.name, s.data_dir)
+    like = help_lib.init_meta(s.space.name, ctx[0], seed)
+
+    def train():
+      return help_lib.meta_train(s.space.name, ctx[0], s.table.latency_ms_HxA, s.train_ids,
+                                 ctx[1], seed, episodes=s.config.baselines.help_episodes,
+                                 log=runner.log)
+  restored = checkpoints.restore(cache_dir, trial, like)
+  if restored is not None:
+    params, meta = restored
+    if meta.get("signature") == signature:
+      return ctx, params, meta["pretrain_s"]
+    if not overwrite:
+      raise stale_error(f"{cache_dir} (trial {trial})", meta.get("signature") or {}, signature)
+    checkpoints.delete(cache_dir, trial)
+  t0 = time.time()
+  params = train()
+  seconds = time.time() - t0
+  checkpoints.save(cache_dir, trial, params, {"signature": signature, "pretrain_s": seconds})
+  return ctx, params, seconds
+
+
+def _adapt_trial(method: str, s: build.Setup, ctx, params, hw_id: int, picks, latency_ms,
+                 seed: int) -> tuple[np.ndarray, dict]:
+  """Scores of every architecture of a per-trial pretrained method adapted to one target."""
+  if method == "multipredict":
+    return multipredict.adapt_predict(ctx, params, s.table, s.train_ids, hw_id, picks,
+                                      latency_ms, seed), {}
+  x_all, ref_idx = ctx
+  lat = s.table.latency_ms_HxA[hw_id].astype(np.float64)
+  pred = help_lib.adapt_predict(params, x_all, help_lib.hw_embedding(lat[ref_idx]), picks,
+                                help_lib.normalise(latency_ms, latency_ms))
+  return pred, {"reference_measurements": len(ref_idx)}
+
+
+def _scores(method, s, trained, trial, hw_id, picks, sample_ms) -> tuple[np.ndarray, dict]:
+  seed = runner.trial_seed(s.config, trial)
+  if trained is not None:
+    return _adapt_trial(method, s, *trained, hw_id, picks, sample_ms, seed)
+  if method == "brpnas":
+    return brpnas.brpnas_scores(s, hw_id, picks, sample_ms, seed + hw_id), {}
+  return simple.scores(method, s.space, s.table, s.train_ids, picks, sample_ms)
+
+
+def _ceiling(s: build.Setup, cache: Records, trial: int, hw: str, hw_id: int) -> dict:
+  """The ceiling's row for (trial, hw), from the cache shared by the task's sample counts."""
+  if (trial, hw) not in cache:
+    t0 = time.time()
+    row = brpnas.ceiling_row(s, hw_id, runner.trial_seed(s.config, trial) + hw_id)
+    cache.add({"trial": trial, "device": hw, **row, "transfer_s": time.time() - t0})
+  return cache[(trial, hw)]
+
+
+def run(method: str, config, workdir, overwrite: bool = False) -> dict:
+  """Runs a baseline on config's task; writes workdir/results.json and results.md.
+
+  Per-trial models (multipredict, help) and the ceiling's per-target results are kept beside
+  `workdir` (in its parent), so runs of the same task at other sample counts reuse them.
+  """
+  if method not in METHODS:
+    raise ValueError(f"unknown baseline {method!r}; valid: {', '.join(METHODS)}")
+  config_lib.validate(config)
+  workdir = pathlib.Path(workdir)
+  t_start = time.time()
+  task = runner.resolve_task(config)
+  s = build.make_setup(config, task.space, task.train_hw)
+  pre_sig = {**config_lib.pretrain_signature(config, task.name, task.space, task.train_hw),
+             "method": method}
+  records = Records(workdir / "trials.jsonl",
+                    config_lib.record_signature(config, pre_sig, method), overwrite)
+  cache = None
+  if method == "ceiling":  # it ignores m: one cache per task, signed by the pretraining fields
+    cache = Records(workdir.parent / "ceiling_trials.jsonl", pre_sig, overwrite)
+  if method in PRETRAINED:
+    pre_sig = {**pre_sig, "baselines": config.baselines.to_dict()}
+  pretrain_s = {}
+  for trial in range(config.num_trials):
+    trained = None
+    if method in PRETRAINED:  # restored when checkpointed (its seconds go to the summary)
+      ctx, params, pretrain_s[trial] = _pretrain_trial(
+          method, s, pre_sig, trial, workdir.parent / f"{method}_pretrained", overwrite)
+      trained = (ctx, params)
+    for hw in task.test_hw:
+      if (trial, hw) in records:
+        continue
+      hw_id = s.table.hw_index(hw)
+      if method == "ceiling":
+        records.add(_ceiling(s, cache, trial, hw, hw_id))
+        continue
+      t0 = time.time()
+      truth = s.table.latency_ms_HxA[hw_id]
+      picks = runner.target_samples(s, trial, hw_id)
+      idx = metrics.eval_indices(config.eval.eval_set, s.space.num_archs, picks)
+      pred, extra = _scores(method, s, trained, trial, hw_id, picks, truth[picks])
+      records.add({"trial": trial, "device": hw,
+                   "spearman": metrics.spearman(pred[idx], truth[idx]),
+                   "kendall": metrics.kendall(pred[idx], truth[idx]), **extra,
+                   "transfer_s": time.time() - t0})
+  results = report.summarise(task, config, records.first_trials(config.num_trials), pretrain_s,
+                             time.time() - t_start, method=method)
+  if method == "help":
+    results["note"] = ("HELP also reads the target's latency on its 10 reference architectures "
+                       "(hardware embedding), beyond the m samples")
+  report.write(workdir, results)
+  return results
+

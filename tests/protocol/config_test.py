@@ -1,0 +1,76 @@
+"""Config sections: validation, moved flat names, signatures, records."""
+
+import json
+
+import pytest
+
+from configs import nasflat
+from latpred.protocol import config as config_lib
+from latpred.protocol.records import Records, StaleResultsError
+
+
+def test_config_validation_lists_valid_choices():
+  for field, bad, valid in (("model.layer_type", "gcn", "dgf, gat, ensemble"),
+                            ("transfer.sampler", "best", "random"),
+                            ("eval.eval_set", "some", "paper_first128"),
+                            ("model.supp_encoding", "zcp+nwot", "opcount")):
+    config = nasflat.get_config()
+    section, name = field.split(".")
+    config[section][name] = bad
+    with pytest.raises(ValueError, match=valid):
+      config_lib.validate(config)
+  config = nasflat.get_config()
+  config.model.supp_encoding_nb201 = "zcp"
+  with pytest.raises(ValueError, match="fbnet only"):
+    config_lib.validate(config)
+  config = nasflat.get_config()
+  config.transfer.stack_folds = 30
+  with pytest.raises(ValueError, match="stack_folds"):
+    config_lib.validate(config)
+
+
+def test_flat_names_are_refused_with_their_new_place():
+  with pytest.raises(SystemExit, match="'transfer.num_samples'"):
+    config_lib.reject_moved_flags(["run_task.py", "--config.num_samples=5"])
+  with pytest.raises(SystemExit, match="'pretrain.samples'"):
+    config_lib.reject_moved_flags(["--config.pretrain_samples", "64"])
+  config_lib.reject_moved_flags(["--config.transfer.num_samples=5", "--workdir=x"])
+  config = nasflat.get_config()
+  with config.unlocked():
+    config.sampler = "random"
+  with pytest.raises(ValueError, match="transfer.sampler"):
+    config_lib.validate(config)
+  # Every moved name points at a field that exists.
+  config = nasflat.get_config()
+  for new in config_lib.MOVED.values():
+    config_lib.get(config, new.split(" ")[0])
+
+
+def test_signatures_are_whole_sections_less_where_the_data_lives():
+  a, b = nasflat.get_config(), nasflat.get_config()
+  b.data.data_dir, b.num_trials = "/elsewhere", 7
+  sig = lambda c: config_lib.pretrain_signature(c, "FD", "fbnet", ["pixel3"])
+  assert sig(a) == sig(b)
+  b.transfer.num_samples = 5
+  assert sig(a) == sig(b)  # transfer does not define a pretrained checkpoint ...
+  ra, rb = (config_lib.record_signature(c, sig(c)) for c in (a, b))
+  assert config_lib.signature_diff(ra, rb) == ["transfer.num_samples"]  # ... but a record
+  b.model.width = 64
+  assert config_lib.signature_diff(sig(a), sig(b)) == ["model.width"]
+  assert "baselines" not in ra and "baselines" in config_lib.record_signature(a, sig(a), "help")
+
+
+def test_records_refuse_another_signature_unless_overwritten(tmp_path):
+  path = tmp_path / "trials.jsonl"
+  rec = Records(path, {"transfer": {"num_samples": 10}})
+  rec.add({"trial": 0, "device": "fpga", "spearman": 0.5})
+  rec.add({"trial": 1, "device": "fpga", "spearman": 0.7})
+  again = Records(path, {"transfer": {"num_samples": 10}})
+  assert again[(1, "fpga")]["spearman"] == 0.7 and (0, "fpga") in again
+  assert list(again.first_trials(1)) == [(0, "fpga")]
+  with pytest.raises(StaleResultsError, match=r"transfer.num_samples \(10 -> 5\).*--overwrite"):
+    Records(path, {"transfer": {"num_samples": 5}})
+  fresh = Records(path, {"transfer": {"num_samples": 5}}, overwrite=True)
+  assert not fresh.rows and not path.exists()
+  fresh.add({"trial": 0, "device": "fpga", "spearman": 0.1})
+  assert json.loads(path.read_text())["signature"] == {"transfer": {"num_samples": 5}}

@@ -1,0 +1,78 @@
+"""pretrain -> transfer -> evaluate end to end on a small real slice; resume that cannot lie."""
+
+import json
+import os
+import pathlib
+import subprocess
+import sys
+
+import pytest
+
+from latpred.protocol import runner
+from latpred.protocol.records import StaleResultsError
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+
+
+def _run_task(*args, data_dir):
+  env = {**os.environ, "LATPRED_DATA_DIR": str(data_dir), "JAX_PLATFORMS": "cpu"}
+  return subprocess.run([sys.executable, str(ROOT / "experiments" / "run_task.py"), *args],
+                        capture_output=True, text=True, env=env, timeout=300)
+
+
+def test_end_to_end_smoke_and_resume(smoke_config, data_dir, tmp_path):
+  config = smoke_config(space="nb201", train_hw="pixel3,gold_6226", test_hw="fpga,raspi4")
+  results = runner.run(config, tmp_path)
+  saved = json.loads((tmp_path / "results.json").read_text())
+  assert saved["task"] == "custom" and saved["test_hw"] == ["fpga", "raspi4"]
+  for hw in ("fpga", "raspi4"):
+    assert len(saved["per_device"][hw]["spearman"]) == 1
+    assert -1 <= saved["per_device"][hw]["spearman_mean"] <= 1
+    assert (tmp_path / f"scatter_{hw}.png").exists()
+  assert (tmp_path / "pretrained").is_dir() and (tmp_path / "results.md").exists()
+  # A rerun in the same workdir resumes: nothing is trained again, same numbers.
+  again = runner.run(config, tmp_path)
+  assert again["per_device"] == results["per_device"]
+  rows = [json.loads(line) for line in (tmp_path / "trials.jsonl").read_text().splitlines()]
+  assert len(rows) == 2
+  for row in rows:  # the smoke config stacks: its weights name every column
+    assert list(row["stack_weights"]) == ["gnn_ms", "pixel3", "gold_6226", "mflops", "mparams",
+                                          "compute_ops"]
+    assert min(row["stack_weights"].values()) >= 0 and -1 <= row["spearman_gnn"] <= 1
+
+  # Fewer trials than stored: the summary counts exactly the trials asked for.
+  config.num_trials = 2
+  two = runner.run(config, tmp_path)
+  assert all(len(v["spearman"]) == 2 for v in two["per_device"].values())
+  config.num_trials = 1
+  one = runner.run(config, tmp_path)
+  assert one["per_device"] == results["per_device"] and one["num_trials"] == 1
+
+  # Other transfer settings in the same workdir: run_task.py refuses, naming the fields ...
+  flags = ["--config=configs/nasflat.py:smoke", "--config.data.space=nb201",
+           "--config.data.train_hw=pixel3,gold_6226", "--config.data.test_hw=fpga,raspi4",
+           f"--workdir={tmp_path}"]
+  out = _run_task(*flags, "--config.transfer.num_samples=5", "--config.transfer.sampler=random",
+                  data_dir=data_dir)
+  assert out.returncode != 0
+  assert "transfer.num_samples" in out.stderr and "transfer.sampler" in out.stderr
+  assert "--overwrite" in out.stderr
+  assert json.loads((tmp_path / "results.json").read_text())["num_samples"] == 8  # untouched
+  # ... a flat name of latpred <= 0.1 is refused with its new name ...
+  out = _run_task(*flags, "--config.num_samples=5", data_dir=data_dir)
+  assert out.returncode != 0 and "transfer.num_samples" in out.stderr
+  # ... and --overwrite recomputes (the pretrained checkpoint still matches: it is reused).
+  config.transfer.num_samples, config.transfer.sampler = 5, "random"
+  new = runner.run(config, tmp_path, overwrite=True)
+  assert new["num_samples"] == 5 and new["per_device"] != results["per_device"]
+  assert new["wall_time_s"]["pretrain"] == results["wall_time_s"]["pretrain"]
+  # Other pretraining settings: the checkpoint is not reused silently either.
+  config.pretrain.epochs = 3
+  with pytest.raises(StaleResultsError, match="pretrain.epochs"):
+    runner.run(config, tmp_path)
+
+
+def test_a_custom_task_needs_a_space(smoke_config):
+  config = smoke_config(train_hw="pixel3")
+  with pytest.raises(ValueError, match="needs --config.data.space"):
+    runner.resolve_task(config)
