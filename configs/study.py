@@ -15,7 +15,7 @@ Points whose pretraining settings agree share one pretrained checkpoint (per tas
 
 BASE = {"pretrain.ensemble_size": 1, "transfer.stack": False, "num_trials": 2,
         "transfer.num_samples": 20}
-TASKS = ("N1g", "FT1")
+TASKS = ("NT1", "FT3")  # tuning splits (latpred.protocol.tasks.TUNING_TASKS)
 
 
 def sweep_gnn_type(add):
@@ -42,9 +42,9 @@ def sweep_samplers(add):
 def sweep_encodings(add):
   """Supplementary per-architecture encodings beside the graph (ZCP exist for FBNet only)."""
   for spec in ("none", "flops_params", "opcount", "flops_params+opcount"):
-    add(f"nb201:{spec}", {"model.supp_encoding": spec}, tasks=("N1g",))
+    add(f"nb201:{spec}", {"model.supp_encoding": spec}, tasks=("NT1",))
   for spec in ("none", "zcp", "flops_params", "zcp+flops_params"):
-    add(f"fbnet:{spec}", {"model.supp_encoding": spec}, tasks=("FT1",))
+    add(f"fbnet:{spec}", {"model.supp_encoding": spec}, tasks=("FT3",))
 
 
 def sweep_pretrain_archs(add):
@@ -62,9 +62,9 @@ def sweep_target_samples(add):
 def sweep_graph_variants(add):
   """Graph construction: NB201 full vs pruned (none/skip removed); FBNet chain vs identity."""
   for variant in ("full", "pruned"):
-    add(f"nb201:{variant}", {"data.graph_variant": variant}, tasks=("N1g",))
+    add(f"nb201:{variant}", {"data.graph_variant": variant}, tasks=("NT1",))
   for variant in ("chain", "identity"):
-    add(f"fbnet:{variant}", {"data.graph_variant": variant}, tasks=("FT1",))
+    add(f"fbnet:{variant}", {"data.graph_variant": variant}, tasks=("FT3",))
 
 
 STUDIES = {

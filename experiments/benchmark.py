@@ -2,6 +2,10 @@
 
   python experiments/benchmark.py --methods=nasflat --tasks=ND,FD,F1,F2,F3,F4,FA \
       --num_samples=5,10,20 --num_trials=3 --workdir=/tmp/bench
+
+Methods: nasflat, nasflat_gnn (nasflat's GNN alone, from the same runs) and the baselines of
+latpred.protocol.baseline_runner (flops, params, nearest, ridge, stack_only, brpnas, help,
+multipredict, supervised).
 """
 
 import pathlib
@@ -23,6 +27,8 @@ _METHODS = flags.DEFINE_list("methods", ["nasflat"], "Methods to run.")
 _TASKS = flags.DEFINE_list("tasks", ["ND", "FD", "F1", "F2", "F3", "F4", "FA"], "Task names.")
 _SAMPLES = flags.DEFINE_list("num_samples", ["5", "10", "20"], "Target sample counts.")
 _TRIALS = flags.DEFINE_integer("num_trials", 3, "Trials per run (overrides the config).")
+_TASK_TRIALS = flags.DEFINE_list("task_trials", [], "TASK=N,...: fewer (or more) trials for "
+                                 "the named tasks.")
 _WORKDIR = flags.DEFINE_string("workdir", None, "Output directory (resumable).", required=True)
 _OVERWRITE = flags.DEFINE_bool("overwrite", False, "Recompute cells whose stored results another "
                                "configuration produced (default: refuse).")
@@ -34,9 +40,16 @@ def main(argv):
   config = _CONFIG.value
   with config.unlocked():
     config.num_trials = _TRIALS.value
+  task_trials = {}
+  for spec in _TASK_TRIALS.value:
+    name, sep, n = spec.partition("=")
+    if not sep or not n.isdigit() or int(n) < 1:
+      raise app.UsageError(f"--task_trials entry {spec!r}: want TASK=N with N >= 1")
+    task_trials[name] = int(n)
   try:
     benchmark.run(config, _WORKDIR.value, _METHODS.value, _TASKS.value,
-                  [int(m) for m in _SAMPLES.value], overwrite=_OVERWRITE.value)
+                  [int(m) for m in _SAMPLES.value], overwrite=_OVERWRITE.value,
+                  task_trials=task_trials)
   except StaleResultsError as e:
     sys.exit(f"error: {e}")
   print(f"wrote {_WORKDIR.value}/benchmark.md")

@@ -1,9 +1,17 @@
-"""Rank correlations and the evaluation sets of NASFLAT §7 (host-side numpy/scipy)."""
+"""Rank correlations, millisecond errors and the evaluation sets of NASFLAT §7 (host-side
+numpy/scipy).
+
+Millisecond metrics, as deployed latency predictors (nn-Meter, LitePred) are judged: the absolute
+percentage error |predicted - measured| / measured of every evaluated architecture, summarised as
+its mean (`mape_pct`) and median (`median_ape_pct`), and the share of architectures predicted
+within ±5 % / ±10 % (`within_5pct`, `within_10pct`, in percent).
+"""
 
 import numpy as np
 import scipy.stats
 
 EVAL_SETS = ("all", "exclude_samples", "paper_first128")
+MS_METRICS = ("mape_pct", "median_ape_pct", "within_5pct", "within_10pct")
 
 
 def spearman(a, b) -> float:
@@ -12,6 +20,35 @@ def spearman(a, b) -> float:
 
 def kendall(a, b) -> float:
   return float(scipy.stats.kendalltau(a, b).statistic)
+
+
+def ms_errors(pred_ms, true_ms) -> dict:
+  """`MS_METRICS` of predicted against measured latency (ms; measured must be positive)."""
+  pred, true = np.asarray(pred_ms, np.float64), np.asarray(true_ms, np.float64)
+  if pred.shape != true.shape or pred.ndim != 1 or not len(true):
+    raise ValueError(f"need two equal-length 1-D arrays, got {pred.shape} and {true.shape}")
+  if np.any(true <= 0):
+    raise ValueError("measured latencies must be positive")
+  ape = 100.0 * np.abs(pred - true) / true
+  return {"mape_pct": float(ape.mean()), "median_ape_pct": float(np.median(ape)),
+          "within_5pct": float(100.0 * np.mean(ape <= 5.0)),
+          "within_10pct": float(100.0 * np.mean(ape <= 10.0))}
+
+
+def evaluate(pred_ms, true_ms, disconnected=None) -> dict:
+  """Spearman, Kendall and `ms_errors` over the evaluated architectures.
+
+  `disconnected` (bool, same length) marks architectures whose output is disconnected from the
+  input (NB201); they stay in every metric above and are also summarised on their own under
+  'disconnected' ({'count', and their `ms_errors`}) when there are any.
+  """
+  pred, true = np.asarray(pred_ms, np.float64), np.asarray(true_ms, np.float64)
+  out = {"spearman": spearman(pred, true), "kendall": kendall(pred, true),
+         **ms_errors(pred, true)}
+  if disconnected is not None and np.any(disconnected):
+    mask = np.asarray(disconnected, bool)
+    out["disconnected"] = {"count": int(mask.sum()), **ms_errors(pred[mask], true[mask])}
+  return out
 
 
 def eval_indices(eval_set: str, num_archs: int, sampled: np.ndarray) -> np.ndarray:

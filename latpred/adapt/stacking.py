@@ -40,9 +40,14 @@ def basis(space, train_latency_HxA) -> np.ndarray:
                           space.mparams_A, compute_ops(space)])
 
 
+def basis_columns(train_hw) -> list:
+  """Names of `basis`'s columns."""
+  return [*train_hw, "mflops", "mparams", "compute_ops"]
+
+
 def columns(train_hw) -> list:
   """Names of the stack's columns: the GNN, then `basis`'s."""
-  return ["gnn_ms", *train_hw, "mflops", "mparams", "compute_ops"]
+  return ["gnn_ms", *basis_columns(train_hw)]
 
 
 def fold_ids(m: int, num_folds: int, seed: int) -> list[np.ndarray]:
@@ -79,9 +84,12 @@ class Stack:
   def predict(self, features_NxK) -> np.ndarray:
     return np.asarray(features_NxK, np.float64) / self.scale @ self.weights + self.intercept
 
-  def named_weights(self, train_hw) -> dict:
-    """Column name (`columns`) -> weight, rounded for reports."""
-    return dict(zip(columns(train_hw), np.round(self.weights, 4).tolist()))
+  def named_weights(self, names) -> dict:
+    """Column name -> weight, rounded for reports (`names`: `columns(train_hw)`, or
+    `basis_columns(train_hw)` for a stack without the GNN column)."""
+    if len(names) != len(self.weights):
+      raise ValueError(f"{len(names)} names for {len(self.weights)} weights")
+    return dict(zip(names, np.round(self.weights, 4).tolist()))
 
 
 def fit(features_MxK, latency_ms) -> Stack:
@@ -104,7 +112,6 @@ def fit(features_MxK, latency_ms) -> Stack:
   weights = np.zeros(x.shape[1])
   weights[live] = sol[:-1]
   return Stack(weights, scale, float(sol[-1]))
-
 
 
 def loo_predictions(features_MxK, latency_ms) -> np.ndarray:

@@ -7,11 +7,15 @@ predictions for every architecture of the space (CSV, latency in milliseconds).
 
 `arch` is an NB201 cell string or an FBNet '_'-joined op-id string; FBNet also accepts op ids or
 op names separated by spaces or commas. Reading checks every row and reports all problems (up
-to 20) with their row numbers (1 = the header) before anything is used.
+to 20) with their row numbers (1 = the header) before anything is used. Files are UTF-8, with or
+without the byte-order mark spreadsheet programs write; a file that is not UTF-8 is refused with
+the row of its first undecodable byte; latencies whose median is below 0.1 ms are used but warned
+about (seconds written into the milliseconds column?).
 """
 
 import csv
 import dataclasses
+import io
 import math
 import pathlib
 import warnings
@@ -25,6 +29,7 @@ ARCH_COLUMN = "arch"
 LATENCY_COLUMN = "latency_ms"
 DUPLICATES = ("average", "refuse")
 MIN_ROWS = 3
+SECONDS_SUSPECT_MS = 0.1  # a median latency below this looks like seconds, not milliseconds
 _MAX_REPORTED = 20
 
 
@@ -59,22 +64,35 @@ def _parse_latency(text: str):
   return value, None
 
 
+def _read_text(path: pathlib.Path) -> str:
+  """The file as text: UTF-8, a leading byte-order mark dropped; else an error naming the row."""
+  data = path.read_bytes()
+  try:
+    return data.decode("utf-8-sig")
+  except UnicodeDecodeError as e:
+    row = data[:e.start].count(b"\n") + 1
+    raise MeasurementError(
+        f"{path}: row {row} is not UTF-8 text (byte 0x{data[e.start]:02x}); save the file as "
+        "UTF-8 (\"CSV UTF-8\" in spreadsheet programs)") from None
+
+
 def read_measurements(path, space: SearchSpace, duplicates: str = "average") -> Measurements:
   """Reads and checks `arch,latency_ms` rows measured on one device.
 
   Args:
     duplicates: 'average' (repeated architectures are averaged, with a warning) or 'refuse'.
   Raises:
-    MeasurementError: a missing file or column, malformed or unknown architectures, missing,
-      non-numeric, NaN/inf or non-positive latencies, refused duplicates, fewer than 3 distinct
-      architectures. Nothing is returned unless every row is usable.
+    MeasurementError: a missing file or column, a file that is not UTF-8, malformed or unknown
+      architectures, missing, non-numeric, NaN/inf or non-positive latencies, refused
+      duplicates, fewer than 3 distinct architectures. Nothing is returned unless every row is
+      usable.
   """
   if duplicates not in DUPLICATES:
     raise ValueError(f"duplicates={duplicates!r}; valid: {', '.join(DUPLICATES)}")
   path = pathlib.Path(path)
   if not path.is_file():
     raise MeasurementError(f"{path}: no such file")
-  with open(path, newline="") as f:
+  with io.StringIO(_read_text(path), newline="") as f:
     reader = csv.DictReader(f)
     header = [h.strip() for h in (reader.fieldnames or [])]
     missing = [c for c in (ARCH_COLUMN, LATENCY_COLUMN) if c not in header]
@@ -124,8 +142,12 @@ def read_measurements(path, space: SearchSpace, duplicates: str = "average") -> 
   by_arch = {}
   for idx, value in values:
     by_arch.setdefault(idx, []).append(value)
-  return Measurements(np.array(order, np.int64),
-                      np.array([np.mean(by_arch[i]) for i in order], np.float64), rows)
+  latency_ms = np.array([np.mean(by_arch[i]) for i in order], np.float64)
+  if np.median(latency_ms) < SECONDS_SUSPECT_MS:
+    warnings.warn(f"{path}: median latency {np.median(latency_ms):.3g} ms; {LATENCY_COLUMN} is "
+                  "in milliseconds: were these measured in seconds? (multiply by 1000)",
+                  stacklevel=2)
+  return Measurements(np.array(order, np.int64), latency_ms, rows)
 
 
 def arch_label(space: SearchSpace, idx: int) -> str:

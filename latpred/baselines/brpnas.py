@@ -1,18 +1,12 @@
-"""Baselines that train the config's GNN from scratch on one target device.
-
-  brpnas   BRP-NAS-style: the GNN (no pretraining, no training devices) trained on the target's
-           m samples with the ranking loss, for BRPNAS_EPOCH_FACTOR x transfer.epochs epochs
-  ceiling  the GNN trained on CEILING_TRAIN_FRACTION of the target's own architectures for
-           CEILING_EPOCHS epochs and scored on the rest: a practical upper limit (it ignores m)
-"""
+"""BRP-NAS-style baseline: the config's GNN (no pretraining, no training devices) trained from
+scratch on the target's m samples with the ranking loss, for BRPNAS_EPOCH_FACTOR x
+transfer.epochs epochs; milliseconds through a least-squares line on the samples."""
 
 import numpy as np
 
-from latpred import metrics
 from latpred.model import build
 from latpred.train import loop
 
-CEILING_TRAIN_FRACTION, CEILING_EPOCHS = 0.8, 3
 BRPNAS_EPOCH_FACTOR = 5
 
 
@@ -36,18 +30,3 @@ def brpnas_scores(s: build.Setup, hw_id: int, picks, sample_latency_ms, seed: in
                         final_lr=t.final_lr, seed=seed)
   return loop.predict(s.model, params, s.space.graph_set, s.supp, hw_id,
                       np.arange(s.space.num_archs))
-
-
-def ceiling_row(s: build.Setup, hw_id: int, seed: int) -> dict:
-  """Spearman/Kendall on the held-out 20 % after training on 80 % of the target's archs."""
-  p = s.config.pretrain
-  order = np.random.default_rng(seed).permutation(s.space.num_archs)
-  cut = int(CEILING_TRAIN_FRACTION * len(order))
-  train, held = order[:cut], order[cut:]
-  lat = s.table.latency_ms_HxA[[hw_id]]
-  params = from_scratch(s, hw_id, train, lat, epochs=CEILING_EPOCHS, batch=p.batch, lr=p.lr,
-                        weight_decay=p.weight_decay, final_lr=p.final_lr, seed=seed)
-  pred = loop.predict(s.model, params, s.space.graph_set, s.supp, hw_id, held)
-  truth = lat[0, held]
-  return {"spearman": metrics.spearman(pred, truth), "kendall": metrics.kendall(pred, truth),
-          "eval": f"held-out {len(held)} of {s.space.num_archs}"}

@@ -110,6 +110,12 @@ def normalise(latency_ms, reference_ms) -> np.ndarray:
   return (_minmax(latency_ms, reference_ms) * 0.9 + 0.05).astype(np.float32)
 
 
+def denormalise(pred_norm, reference_ms) -> np.ndarray:
+  """Milliseconds from HELP's label scale (the inverse of `normalise` over the same reference)."""
+  ref = np.asarray(reference_ms, np.float64)
+  return (np.asarray(pred_norm, np.float64) - 0.05) / 0.9 * (ref.max() - ref.min()) + ref.min()
+
+
 def trimmed(latency_A, idx) -> np.ndarray:
   """HELP's outlier removal: `idx` less its TRIM fastest and TRIM slowest, by latency order."""
   idx = np.asarray(idx)

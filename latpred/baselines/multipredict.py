@@ -45,6 +45,14 @@ def _standardise(log_lat):
   return (log_lat - log_lat.mean()) / (sd if sd > 0 else 1.0)
 
 
+def to_ms(pred, sample_latency_ms) -> np.ndarray:
+  """Milliseconds from the fine-tune's label scale (log latency standardised over the samples):
+  the inverse of that standardisation."""
+  log_lat = np.log(np.asarray(sample_latency_ms, np.float64))
+  sd = log_lat.std()
+  return np.exp(np.asarray(pred, np.float64) * (sd if sd > 0 else 1.0) + log_lat.mean())
+
+
 @functools.partial(jax.jit, static_argnums=(0, 1))
 def _step(model, opt, params, state, x, hw, y):
   def loss(p):

@@ -1,4 +1,5 @@
-"""The benchmark: a method over tasks x target-sample counts x trials, with a table and plot.
+"""The benchmark: methods over tasks x target-sample counts x trials, with tables of Spearman,
+the share within ±10 % and the median error, and a plot of each against m.
 
 Pretraining does not depend on the number of target samples, so each task pretrains once per
 trial and every sample count reuses that checkpoint.
@@ -27,6 +28,11 @@ REFERENCE = {
     "F4": {"HELP": 0.799, "MultiPredict": 0.763, "NASFLAT": 0.734},
 }
 METHODS = ("nasflat",) + baseline_runner.METHODS
+DERIVED = {"nasflat_gnn": "nasflat"}  # rows read from another method's runs (no extra work)
+SINGLE_TRIAL = ("supervised",)  # an 80/20 split per target: trial 0 only (it ignores m)
+TABLE_METRICS = (("task_spearman_mean", "Spearman", "{:.3f}"),
+                 ("task_within_10pct_mean", "within ±10 % (%)", "{:.1f}"),
+                 ("task_median_ape_pct_mean", "median absolute error (%)", "{:.1f}"))
 
 
 def flops_srcc(task, data_dir=None) -> float:
@@ -37,25 +43,44 @@ def flops_srcc(task, data_dir=None) -> float:
                         for hw in task.test_hw]))
 
 
-def run(config, workdir, methods, task_names, sample_counts, progress=print,
-        overwrite: bool = False) -> list[dict]:
-  """Runs every (method, task, samples) and writes benchmark.json / benchmark.md / PNG.
+def gnn_run(result: dict) -> dict:
+  """A nasflat run's adapted GNN ensemble alone (before the stack), as a run of its own."""
+  return {**result, "method": "nasflat_gnn", "per_device": result["gnn"]["per_device"],
+          **{k: v for k, v in result["gnn"].items() if k.startswith("task_")},
+          "ms_from": "the adapted GNN ensemble's ms (members' linear maps), before the stack",
+          "run_wall_s": 0.0}
 
-  Each cell resumes from its records only when their signature matches (else it refuses,
-  naming the differing fields, or with `overwrite` recomputes).
+
+def run(config, workdir, methods, task_names, sample_counts, progress=print,
+        overwrite: bool = False, task_trials=None) -> list[dict]:
+  """Runs every (method, task, samples) and writes benchmark.json / benchmark.md / PNGs,
+  rewritten after every finished cell.
+
+  `task_trials` {task: trials} overrides config.num_trials for those tasks; `SINGLE_TRIAL`
+  methods run trial 0 only. `nasflat_gnn` comes from the nasflat runs (nasflat runs when either
+  is asked for). Each cell resumes from its records only when their signature matches (else it
+  refuses, naming the differing fields, or with `overwrite` recomputes).
   """
+  valid = METHODS + tuple(DERIVED)
   for m in methods:
-    if m not in METHODS:
-      raise ValueError(f"unknown method {m!r}; valid: {', '.join(METHODS)}")
+    if m not in valid:
+      raise ValueError(f"unknown method {m!r}; valid: {', '.join(valid)}")
   for name in task_names:  # fail on an unknown name before any work
     tasks.get_task(name)
+  task_trials = dict(task_trials or {})
+  unknown = set(task_trials) - set(task_names)
+  if unknown:
+    raise ValueError(f"task_trials names tasks not run: {sorted(unknown)}")
+  computed = list(dict.fromkeys(DERIVED.get(m, m) for m in methods))
   workdir = pathlib.Path(workdir)
-  runs = []
+  runs, flops = [], {}
   for name in task_names:
-    for method in methods:
+    flops[name] = flops_srcc(tasks.get_task(name), config.data.data_dir or None)
+    for method in computed:
       for m in sample_counts:
         cfg = config.copy_and_resolve_references()
         cfg.data.task, cfg.transfer.num_samples = name, m
+        cfg.num_trials = 1 if method in SINGLE_TRIAL else task_trials.get(name, cfg.num_trials)
         t0 = time.time()
         if method == "nasflat":
           res = runner.run(cfg, workdir / method / name / f"m{m}",
@@ -64,49 +89,92 @@ def run(config, workdir, methods, task_names, sample_counts, progress=print,
         else:
           res = baseline_runner.run(method, cfg, workdir / method / name / f"m{m}", overwrite)
         res = {**res, "run_wall_s": time.time() - t0}  # this invocation (~0 if read back)
-        runs.append(res)
-        progress(f"{method} {name} m={m}: SRCC {res['task_spearman_mean']:.3f} "
-                 f"({time.time() - t0:.0f} s)")
-  flops = {name: flops_srcc(tasks.get_task(name), config.data.data_dir or None)
-           for name in task_names}
+        runs += [res] if method != "nasflat" or "nasflat" in methods else []
+        if method == "nasflat" and "nasflat_gnn" in methods:
+          runs.append(gnn_run(res))
+        progress(f"{method} {name} m={m}: SRCC {res['task_spearman_mean']:.3f}, within ±10 % "
+                 f"{res['task_within_10pct_mean']:.1f} % ({time.time() - t0:.0f} s)")
+        write(workdir, runs, flops)
+  return runs
+
+
+def write(workdir, runs, flops) -> None:
+  """benchmark.json, benchmark.md and one plot per table metric against m."""
   workdir.mkdir(parents=True, exist_ok=True)
   (workdir / "benchmark.json").write_text(json.dumps(runs, indent=2))
   (workdir / "benchmark.md").write_text(markdown(runs, flops))
-  plots.srcc_vs_samples(runs, flops, workdir / "srcc_vs_samples.png")
-  return runs
+  for key, label, _ in TABLE_METRICS:
+    name = key.removeprefix("task_").removesuffix("_mean")
+    plots.metric_vs_samples(runs, key, label, workdir / f"{name}_vs_samples.png",
+                            flops if key == "task_spearman_mean" else None)
+
+
+def _cell(runs, task, method, m, key):
+  match = [r for r in runs if (r["task"], r["method"], r["num_samples"]) == (task, method, m)]
+  if not match:
+    return None
+  per_trial = np.mean([v[key.removeprefix("task_").removesuffix("_mean")]
+                       for v in match[0]["per_device"].values()], axis=0)
+  return float(np.mean(per_trial)), float(np.std(per_trial)), match[0]["num_trials"]
 
 
 def markdown(runs, flops) -> str:
   counts = sorted({r["num_samples"] for r in runs})
-  head = ("| task | method | " + " | ".join(f"SRCC m={m}" for m in counts) +
-          " | FLOPs (no training) | HELP | MultiPredict | NASFLAT (paper) |")
-  lines = ["# Benchmark (mean Spearman over target devices; mean ± std over trials)", "",
-           "Evaluation over all architectures of the space unless the run's eval_set says "
-           "otherwise. Reference columns: method.md §9 (20 samples; NASFLAT's own number was "
-           "scored on architectures 0-127).", "", head,
-           "|" + "---|" * (len(counts) + 6)]
-  for task in dict.fromkeys(r["task"] for r in runs):
-    for method in dict.fromkeys(r["method"] for r in runs):
-      cells = []
-      for m in counts:
-        match = [r for r in runs if (r["task"], r["method"], r["num_samples"]) == (task, method, m)]
-        if match:
-          per_trial = np.mean([v["spearman"] for v in match[0]["per_device"].values()], axis=0)
-          cells.append(f"{np.mean(per_trial):.3f} ± {np.std(per_trial):.3f}")
-        else:
-          cells.append("")
-      ref = REFERENCE.get(task, {})
-      lines.append(f"| {task} | {method} | " + " | ".join(cells) +
-                   f" | {flops[task]:.3f} | {ref.get('HELP', '')} | "
-                   f"{ref.get('MultiPredict', '')} | {ref.get('NASFLAT', '')} |")
+  task_names = list(dict.fromkeys(r["task"] for r in runs))
+  method_names = list(dict.fromkeys(r["method"] for r in runs))
+  lines = ["# Benchmark", "",
+           "Means over each task's target devices; mean ± std over trials (the trial count "
+           "follows each value in brackets where it is not 3). Evaluation over all "
+           "architectures of the space unless a run's eval_set says otherwise. Latency in "
+           "milliseconds; 'within ±10 %': share of architectures predicted within 10 % of the "
+           "measured latency; 'median absolute error': median of |predicted - measured| / "
+           "measured. `supervised` is an upper reference (fitted on 80 % of the target's own "
+           "architectures, scored on the other 20 %, one split), not a competitor; "
+           "`nasflat_gnn` is nasflat's adapted GNN ensemble alone, before the stack, from the "
+           "same runs."]
+  for key, label, fmt in TABLE_METRICS:
+    lines += ["", f"## {label} at m = {max(counts)}", "",
+              "| task | " + " | ".join(method_names) + " |",
+              "|---|" + "---|" * len(method_names)]
+    for task in task_names:
+      cells = [_cell(runs, task, method, max(counts), key) for method in method_names]
+      lines.append(f"| {task} | " + " | ".join("" if c is None else fmt.format(c[0])
+                                               for c in cells) + " |")
+    means = []
+    for method in method_names:
+      cells = [_cell(runs, t, method, max(counts), key) for t in task_names]
+      means.append("" if None in cells else fmt.format(np.mean([c[0] for c in cells])))
+    lines.append("| **mean** | " + " | ".join(means) + " |")
+  for key, label, fmt in TABLE_METRICS[:2]:
+    head = "| task | method | " + " | ".join(f"m={m}" for m in counts) + " |"
+    extra = " FLOPs (no training) | HELP | MultiPredict | NASFLAT (paper) |" \
+        if key == "task_spearman_mean" else ""
+    lines += ["", f"## {label} against m", "", head[:-1] + ("|" + extra if extra else "|"),
+              "|" + "---|" * (len(counts) + 2 + (4 if extra else 0))]
+    for task in task_names:
+      for method in method_names:
+        cells = []
+        for m in counts:
+          c = _cell(runs, task, method, m, key)
+          trials = "" if c is None or c[2] == 3 else f" [{c[2]}]"
+          cells.append("" if c is None else f"{fmt.format(c[0])} ± {fmt.format(c[1])}{trials}")
+        row = f"| {task} | {method} | " + " | ".join(cells) + " |"
+        if extra:
+          ref = REFERENCE.get(task, {})
+          row += (f" {flops[task]:.3f} | {ref.get('HELP', '')} | {ref.get('MultiPredict', '')} "
+                  f"| {ref.get('NASFLAT', '')} |")
+        lines.append(row)
+  lines += ["", "How each method's milliseconds are obtained:", ""]
+  lines += [f"- `{method}`: {next(r.get('ms_from', '') for r in runs if r['method'] == method)}"
+            for method in method_names]
   lines += ["", "Wall time per trial on this machine (median over trials; a trial is pretraining "
             "plus transfer and evaluation on every target at the largest sample count):", "",
             "| task | method | training devices | pretrain (s) | trial (s) |",
             "|---|---|---|---|---|"]
-  for task in dict.fromkeys(r["task"] for r in runs):
-    for method in dict.fromkeys(r["method"] for r in runs):
+  for task in task_names:
+    for method in method_names:
       match = [r for r in runs if (r["task"], r["method"]) == (task, method)]
-      if not match:
+      if not match or method in DERIVED:
         continue
       last = max(match, key=lambda r: r["num_samples"])
       pre, trial = trial_times(last)
@@ -114,7 +182,9 @@ def markdown(runs, flops) -> str:
                    f"{np.median(trial):.0f} |")
   lines += ["", "Wall time of this invocation per method, every task and sample count (runs read "
             "back from an earlier invocation count ~0):", "", "| method | minutes |", "|---|---|"]
-  for method in dict.fromkeys(r["method"] for r in runs):
+  for method in method_names:
+    if method in DERIVED:
+      continue
     minutes = sum(r.get("run_wall_s", 0.0) for r in runs if r["method"] == method) / 60
     lines.append(f"| {method} | {minutes:.1f} |")
   total = sum(r.get("run_wall_s", 0.0) for r in runs) / 60

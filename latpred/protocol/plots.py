@@ -63,24 +63,27 @@ def scatter(pred_ms, true_ms, path, title: str) -> pathlib.Path:
   return _save(fig, path)
 
 
-def srcc_vs_samples(runs, flops, path) -> pathlib.Path:
-  """Mean SRCC versus the number of target samples, one panel per task."""
+def metric_vs_samples(runs, key: str, label: str, path, flops=None) -> pathlib.Path:
+  """A task-level metric (results key `key`, e.g. 'task_spearman_mean') versus the number of
+  target samples, one panel per task, one line per method; `flops` {task: SRCC} adds the FLOPs
+  ranking as a reference line."""
   task_names = list(dict.fromkeys(r["task"] for r in runs))
   cols = min(4, len(task_names))
   rows = -(-len(task_names) // cols)
   fig, axes = plt.subplots(rows, cols, figsize=(3.6 * cols, 3 * rows), squeeze=False)
   for ax, task in zip(axes.flat, task_names):
     for method in dict.fromkeys(r["method"] for r in runs):
-      pts = sorted((r["num_samples"], r["task_spearman_mean"]) for r in runs
+      pts = sorted((r["num_samples"], r[key]) for r in runs
                    if r["task"] == task and r["method"] == method)
       ax.plot([p[0] for p in pts], [p[1] for p in pts], marker="o", label=method)
-    ax.axhline(flops[task], color="grey", linestyle="--", label="FLOPs")
+    if flops is not None:
+      ax.axhline(flops[task], color="grey", linestyle="--", label="FLOPs")
     ax.set_title(task)
     ax.set_xlabel("target samples")
-    ax.set_ylabel("mean SRCC")
+    ax.set_ylabel(label)
   for ax in list(axes.flat)[len(task_names):]:
     ax.axis("off")
-  axes.flat[0].legend(fontsize=8)
+  axes.flat[0].legend(fontsize=7)
   return _save(fig, path)
 
 

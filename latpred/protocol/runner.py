@@ -135,11 +135,12 @@ def evaluate_target(s: build.Setup, members, trial: int, hw: str, stack_basis) -
   if adapted.stack is not None:
     pred_ms = adapted.stack.predict(np.column_stack([gnn_ms, stack_basis[idx]]))
     train_hw = [s.table.hw_names[i] for i in s.train_ids]
-    extra = {"spearman_gnn": metrics.spearman(gnn_ms, truth[idx]),
-             "stack_weights": adapted.stack.named_weights(train_hw)}
+    extra = {"stack_weights": adapted.stack.named_weights(stacking.columns(train_hw))}
   sources = [s.table.hw_names[m.source_hw] for m in adapted.members]
-  row = {"trial": trial, "device": hw, "spearman": metrics.spearman(pred_ms, truth[idx]),
-         "kendall": metrics.kendall(pred_ms, truth[idx]), **extra,
+  disconnected = s.space.disconnected_A[idx]
+  row = {"trial": trial, "device": hw,
+         **metrics.evaluate(pred_ms, truth[idx], disconnected),
+         "gnn": metrics.evaluate(gnn_ms, truth[idx], disconnected), **extra,
          "copied_hw_row": sources[0] if len(set(sources)) == 1 else sources,
          "transfer_s": time.time() - t0}
   return row, pred_ms, truth[idx]
@@ -177,13 +178,15 @@ def run(config, workdir, pretrained_dir=None, overwrite: bool = False) -> dict:
         continue
       row, pred_ms, truth = evaluate_target(s, [p for p, _ in members], trial, hw, stack_basis)
       records.add(row)
-      gnn_note = f", GNN alone {row['spearman_gnn']:.3f}" if "spearman_gnn" in row else ""
-      log(f"[trial {trial}] {hw}: SRCC {row['spearman']:.3f}{gnn_note} (row copied from "
-          f"{row['copied_hw_row']}, {row['transfer_s']:.1f} s)")
+      log(f"[trial {trial}] {hw}: SRCC {row['spearman']:.3f} (GNN alone "
+          f"{row['gnn']['spearman']:.3f}), within ±10 % {row['within_10pct']:.1f} %, median "
+          f"error {row['median_ape_pct']:.1f} % (row copied from {row['copied_hw_row']}, "
+          f"{row['transfer_s']:.1f} s)")
       if trial == 0:
         plots.scatter(pred_ms, truth, workdir / f"scatter_{hw}.png",
                       f"{task.name} -> {hw}, trial 0, {config.transfer.num_samples} samples")
   results = report.summarise(task, config, records.first_trials(config.num_trials), pretrain_s,
                              time.time() - t_start)
+  results["ms_from"] = "the adapted ensemble's ms (members' linear maps, then the stack)"
   report.write(workdir, results)
   return results

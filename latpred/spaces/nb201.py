@@ -92,6 +92,18 @@ def _base_edges() -> list[tuple[int, int]]:
 BASE_EDGES = tuple(_base_edges())
 
 
+def disconnected(ops: Sequence[str]) -> bool:
+  """Whether no path of non-'none' ops leads from the cell's input (node 0) to its output (node
+  3): the cell then outputs zeros whatever its input. 341 of the 15,625 cells; pixel3 and raspi4
+  measure their networks at 0.003-0.15 ms (the runtime drops the dead computation), the other
+  devices at about 75 % of a connected cell's latency."""
+  reached = {0}
+  for (src, dst), op in sorted(zip(EDGES, ops), key=lambda e: e[0][1]):
+    if src in reached and op != "none":
+      reached.add(dst)
+  return 3 not in reached
+
+
 def graph(ops: Sequence[str], pruned: bool = False):
   """The 8-node op-on-node graph of a cell.
 

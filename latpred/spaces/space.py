@@ -27,6 +27,7 @@ class SearchSpace:
   graph_set: graphs_lib.GraphSet
   mflops_A: np.ndarray  # float64, MFLOPs
   mparams_A: np.ndarray  # float64, millions of parameters
+  disconnected_A: np.ndarray  # bool: output not connected to input (NB201 only; FBNet: none)
 
   @property
   def num_archs(self) -> int:
@@ -87,6 +88,7 @@ def _build(space: str, variant: str, root) -> SearchSpace:
         node_cost_features(node_costs))
     costs = np.array([nb201.flops_params(ops) for ops in cells])
     node_types = nb201.NODE_TYPES
+    disconnected = np.array([nb201.disconnected(c) for c in cells])
   else:
     ops = tables.load_fbnet_archs(root)
     names = tuple(fbnet.to_string(row) for row in ops)
@@ -99,10 +101,12 @@ def _build(space: str, variant: str, root) -> SearchSpace:
     graph_set = graphs_lib.build_graph_set([fbnet.graph(row, variant) for row in ops],
                                            node_cost_features(per_layer))
     node_types = fbnet.NODE_TYPES
+    disconnected = np.zeros(len(names), bool)
   mflops, mparams = (np.ascontiguousarray(costs[:, i]) for i in (0, 1))
-  for arr in (mflops, mparams):
+  for arr in (mflops, mparams, disconnected):
     arr.setflags(write=False)
-  return SearchSpace(space, variant, tuple(names), node_types, graph_set, mflops, mparams)
+  return SearchSpace(space, variant, tuple(names), node_types, graph_set, mflops, mparams,
+                     disconnected)
 
 
 def load_space(name: str, data_dir=None, graph_variant: str = "", *,

@@ -126,7 +126,7 @@ def test_adapt_device_end_to_end_and_reload(pretrained, data_dir, tmp_path, fpga
   saved = json.loads((out / "report.json").read_text())
   assert saved["distinct_architectures"] == 20
   assert saved["most_similar_training_device"] in TRAIN.split(",")
-  assert -1 <= saved["leave_one_out_spearman"] <= 1
+  assert saved["leave_one_out_spearman"] > 0.8  # fpga: the stack ranks its own samples well
   assert set(saved["stack_weights"]) == {"gnn_ms", *TRAIN.split(","), "mflops", "mparams",
                                          "compute_ops"}
   assert "leave-one-out" in (out / "report.md").read_text() and report["device"] == "board"
@@ -174,3 +174,27 @@ def test_pretrain_rejects_unknown_devices_and_missing_space(data_dir, tmp_path):
   config.data.space, config.data.train_hw = "nb201", "pixel3,tpu_v9"
   with pytest.raises(ValueError, match="tpu_v9.*valid: "):
     runner.pretrain(config, tmp_path)
+
+
+def test_spreadsheet_utf8_with_bom_is_read(tmp_path, nb):
+  a, b, c = nb.arch_names[1:4]
+  text = "arch,latency_ms\r\n" + "".join(f"{x},{v}\r\n" for x, v in ((a, 1.5), (b, 2.5), (c, 3)))
+  path = tmp_path / "excel.csv"
+  path.write_bytes(b"\xef\xbb\xbf" + text.encode("utf-8"))  # what "CSV UTF-8" exports write
+  m = read_measurements(path, nb)
+  assert m.arch_idx.tolist() == [1, 2, 3] and m.latency_ms.tolist() == [1.5, 2.5, 3.0]
+
+
+def test_undecodable_bytes_name_the_file_and_row(tmp_path, nb):
+  a, b = nb.arch_names[1:3]
+  path = tmp_path / "latin1.csv"
+  path.write_bytes(f"arch,latency_ms\n{a},1.0\n{b},2.0 \xb5s\n".encode("latin-1"))
+  with pytest.raises(MeasurementError, match=r"latin1.csv: row 3 is not UTF-8 text \(byte 0xb5\)"):
+    read_measurements(path, nb)
+
+
+def test_latencies_that_look_like_seconds_are_warned_about(tmp_path, nb):
+  rows = [(nb.arch_names[i], f"{0.004 + 0.001 * i:.4f}") for i in range(1, 6)]
+  with pytest.warns(UserWarning, match="seconds"):
+    m = read_measurements(_write(tmp_path / "s.csv", rows), nb)
+  assert m.num == 5  # used as given: only a warning

@@ -13,6 +13,21 @@ def test_benchmark_table_has_every_method_and_its_wall_time(smoke_config, tmp_pa
       (m, k) for m in ("flops", "ridge") for k in (5, 10)}
   md = (tmp_path / "benchmark.md").read_text()
   assert "| FD | ridge |" in md and "| ridge |" in md and "| **all** |" in md
-  assert (tmp_path / "srcc_vs_samples.png").exists()
+  assert "## within ±10 % (%) at m = 10" in md and "exp of its log-latency" in md
+  for name in ("spearman", "within_10pct", "median_ape_pct"):
+    assert (tmp_path / f"{name}_vs_samples.png").exists()
   with pytest.raises(ValueError, match="unknown method"):
     benchmark.run(config, tmp_path, ["oracle"], ["FD"], [5])
+
+
+def test_nasflat_gnn_comes_from_the_nasflat_runs(smoke_config, tmp_path):
+  config = smoke_config()
+  runs = benchmark.run(config, tmp_path, ["nasflat_gnn"], ["FD"], [8], progress=lambda *_: None,
+                       task_trials={"FD": 1})
+  assert [r["method"] for r in runs] == ["nasflat_gnn"]
+  saved = __import__("json").loads((tmp_path / "nasflat" / "FD" / "m8" / "results.json")
+                                   .read_text())
+  assert runs[0]["per_device"] == saved["gnn"]["per_device"]
+  assert runs[0]["task_spearman_mean"] == saved["gnn"]["task_spearman_mean"]
+  with pytest.raises(ValueError, match="not run"):
+    benchmark.run(config, tmp_path, ["flops"], ["FD"], [5], task_trials={"F1": 1})

@@ -25,10 +25,13 @@ def test_end_to_end_smoke_and_resume(smoke_config, data_dir, tmp_path):
   results = runner.run(config, tmp_path)
   saved = json.loads((tmp_path / "results.json").read_text())
   assert saved["task"] == "custom" and saved["test_hw"] == ["fpga", "raspi4"]
-  for hw in ("fpga", "raspi4"):
+  for hw, floor in (("fpga", 0.9), ("raspi4", 0.7)):  # the stack's training-device columns
     assert len(saved["per_device"][hw]["spearman"]) == 1
-    assert -1 <= saved["per_device"][hw]["spearman_mean"] <= 1
+    assert saved["per_device"][hw]["spearman_mean"] > floor
     assert (tmp_path / f"scatter_{hw}.png").exists()
+  # NB201's 341 cells whose output is disconnected are also reported on their own (raspi4
+  # measures them at ~0.1 ms).
+  assert all(v["disconnected"]["count"] == 341 for v in saved["per_device"].values())
   assert (tmp_path / "pretrained").is_dir() and (tmp_path / "results.md").exists()
   # A rerun in the same workdir resumes: nothing is trained again, same numbers.
   again = runner.run(config, tmp_path)
@@ -38,7 +41,9 @@ def test_end_to_end_smoke_and_resume(smoke_config, data_dir, tmp_path):
   for row in rows:  # the smoke config stacks: its weights name every column
     assert list(row["stack_weights"]) == ["gnn_ms", "pixel3", "gold_6226", "mflops", "mparams",
                                           "compute_ops"]
-    assert min(row["stack_weights"].values()) >= 0 and -1 <= row["spearman_gnn"] <= 1
+    assert min(row["stack_weights"].values()) >= 0
+    assert row["gnn"]["spearman"] != row["spearman"]  # the GNN alone, before the stack
+    assert row["within_10pct"] >= row["within_5pct"] and row["median_ape_pct"] >= 0
 
   # Fewer trials than stored: the summary counts exactly the trials asked for.
   config.num_trials = 2

@@ -32,3 +32,27 @@ def test_errors(arrays):
     samplers.sample("best", 5, 0, pool=np.arange(10), **arrays)
   with pytest.raises(ValueError, match="cannot sample 11"):
     samplers.sample("random", 11, 0, pool=np.arange(10))
+
+
+def test_trials_draw_independent_kmeans_samples_on_nb201(data_dir):
+  """Each trial's m target samples overlap other trials' no more than random draws would (the
+  nearest-to-centroid rule shared 6.7 of 20 architectures per pair of trials)."""
+  from configs import nasflat
+  from latpred.model import build
+  from latpred.protocol import runner
+  config = nasflat.get_config()
+  config.data.data_dir = str(data_dir)
+  s = build.make_setup(config, "nb201", ["pixel3"])
+  assert config.transfer.sampler == "kmeans"
+  shared, pairs = 0, 0
+  for hw_id in range(3):
+    picks = [runner.target_samples(s, trial, hw_id) for trial in range(3)]
+    for a in range(3):
+      for b in range(a + 1, 3):
+        shared += len(np.intersect1d(picks[a], picks[b]))
+        pairs += 1
+  expected_random = pairs * 20 * 20 / s.space.num_archs  # 0.23 over the 9 pairs
+  assert shared <= 2, (shared, expected_random)
+  centroid = [samplers.sample("kmeans_centroid", 20, 1000 * t + 1, pool=np.arange(15625),
+                              **s.sample_kwargs(0)) for t in range(2)]
+  assert len(np.intersect1d(*centroid)) >= 3  # what the test guards against

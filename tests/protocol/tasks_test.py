@@ -82,3 +82,13 @@ def test_unknown_names_list_valid_ones():
     tasks.custom_task("nb201", ["pixel3"], ["jetson_nano"])
   with pytest.raises(ValueError, match="both training and target"):
     tasks.custom_task("fbnet", ["pixel3", "fpga"], ["fpga"])
+
+
+def test_tuning_splits_share_no_target_with_a_reported_task():
+  reported = {(t.space, hw) for t in tasks.REPORTED_TASKS.values() for hw in t.test_hw}
+  assert {t.space for t in tasks.TUNING_TASKS.values()} == {"nb201", "fbnet"}
+  for t in tasks.TUNING_TASKS.values():
+    shared = {hw for hw in t.test_hw if (t.space, hw) in reported}
+    assert not shared, f"tuning split {t.name} targets reported-task targets {shared}"
+  for t in tasks.RETIRED_TUNING_TASKS.values():  # why they were retired
+    assert any((t.space, hw) in reported for hw in t.test_hw)
