@@ -127,7 +127,8 @@ def run(method: str, config, workdir, overwrite: bool = False) -> dict:
   pre_sig = {**config_lib.pretrain_signature(config, task.name, task.space, task.train_hw),
              "method": method}
   records = Records(workdir / "trials.jsonl",
-                    config_lib.record_signature(config, pre_sig, method), overwrite)
+                    config_lib.record_signature(config, pre_sig, method), overwrite,
+                    report.files(workdir))
   cache = None
   if method == "supervised":  # it ignores m: one cache per task, signed by the pretraining fields
     cache = Records(workdir.parent / "supervised_trials.jsonl", pre_sig, overwrite)

@@ -36,8 +36,11 @@ def _at(d, dotted: str):
 class Records:
   """(trial, device) -> row, stored as JSON lines with the signature in every row."""
 
-  def __init__(self, path, signature: dict, overwrite: bool = False):
+  def __init__(self, path, signature: dict, overwrite: bool = False, summaries=()):
+    """`summaries`: files written from these records (e.g. results.json), removed with them
+    when they are discarded."""
     self.path, self.signature = pathlib.Path(path), signature
+    self.summaries = [pathlib.Path(s) for s in summaries]
     self.rows = {}
     lines = self.path.read_text().splitlines() if self.path.exists() else []
     for line in filter(str.strip, lines):
@@ -45,11 +48,17 @@ class Records:
       if row.get("signature") != signature:
         if not overwrite:
           raise stale_error(self.path, row.get("signature") or {}, signature)
-        self.path.unlink()
-        self.rows = {}
+        self.discard()
         return
       self.rows[(row["trial"], row["device"])] = {k: v for k, v in row.items()
                                                   if k != "signature"}
+
+  def discard(self) -> None:
+    """Removes the records and their summaries, so that a run interrupted after this leaves
+    no old numbers behind."""
+    for path in [self.path, *self.summaries]:
+      path.unlink(missing_ok=True)
+    self.rows = {}
 
   def __contains__(self, key) -> bool:
     return key in self.rows

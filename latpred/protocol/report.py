@@ -104,6 +104,11 @@ def markdown(results) -> str:
   return "\n".join(lines) + "\n"
 
 
+def files(workdir) -> list:
+  """The summaries `write` produces in `workdir`."""
+  return [pathlib.Path(workdir) / "results.json", pathlib.Path(workdir) / "results.md"]
+
+
 def write(workdir, results: dict) -> None:
   """Writes workdir/results.json and workdir/results.md."""
   workdir = pathlib.Path(workdir)

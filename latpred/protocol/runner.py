@@ -163,7 +163,8 @@ def run(config, workdir, pretrained_dir=None, overwrite: bool = False) -> dict:
   meta = checkpoint_meta(s, task.name, task.train_hw)
   stack_basis = stacking.basis(s.space, s.table.latency_ms_HxA[s.train_ids])
   records = Records(workdir / "trials.jsonl",
-                    config_lib.record_signature(config, meta["pretrain_signature"]), overwrite)
+                    config_lib.record_signature(config, meta["pretrain_signature"]), overwrite,
+                    report.files(workdir))
   pretrain_s = {}
   for trial in range(config.num_trials):
     if all((trial, hw) in records for hw in task.test_hw):

@@ -70,7 +70,9 @@ def test_records_refuse_another_signature_unless_overwritten(tmp_path):
   assert list(again.first_trials(1)) == [(0, "fpga")]
   with pytest.raises(StaleResultsError, match=r"transfer.num_samples \(10 -> 5\).*--overwrite"):
     Records(path, {"transfer": {"num_samples": 5}})
-  fresh = Records(path, {"transfer": {"num_samples": 5}}, overwrite=True)
-  assert not fresh.rows and not path.exists()
+  (tmp_path / "results.json").write_text("{}")  # a summary of the old records
+  fresh = Records(path, {"transfer": {"num_samples": 5}}, overwrite=True,
+                  summaries=[tmp_path / "results.json"])
+  assert not fresh.rows and not path.exists() and not (tmp_path / "results.json").exists()
   fresh.add({"trial": 0, "device": "fpga", "spearman": 0.1})
   assert json.loads(path.read_text())["signature"] == {"transfer": {"num_samples": 5}}
