@@ -40,11 +40,16 @@ def evaluate(pred_ms, true_ms, disconnected=None) -> dict:
 
   `disconnected` (bool, same length) marks architectures whose output is disconnected from the
   input (NB201); they stay in every metric above and are also summarised on their own under
-  'disconnected' ({'count', and their `ms_errors`}) when there are any.
+  'disconnected' ({'count', and their `ms_errors`}) when there are any. A constant prediction
+  (e.g. a non-negative fit that gives every column weight 0 on 5 samples) ranks nothing: its
+  Spearman and Kendall, undefined, are scored 0 and the result says 'constant_prediction'.
   """
   pred, true = np.asarray(pred_ms, np.float64), np.asarray(true_ms, np.float64)
-  out = {"spearman": spearman(pred, true), "kendall": kendall(pred, true),
-         **ms_errors(pred, true)}
+  if np.ptp(pred) == 0:  # ranks nothing: correlation undefined (scipy: NaN); scored as 0
+    out = {"spearman": 0.0, "kendall": 0.0, "constant_prediction": True}
+  else:
+    out = {"spearman": spearman(pred, true), "kendall": kendall(pred, true)}
+  out.update(ms_errors(pred, true))
   if disconnected is not None and np.any(disconnected):
     mask = np.asarray(disconnected, bool)
     out["disconnected"] = {"count": int(mask.sum()), **ms_errors(pred[mask], true[mask])}

@@ -35,3 +35,10 @@ def test_evaluate_reports_disconnected_cells_separately():
 def test_spearman_with_ties():
   assert metrics.spearman([1, 1, 2, 3], [1, 1, 2, 3]) == pytest.approx(1.0)
   assert metrics.spearman([1, 2, 3, 4], [4, 3, 2, 1]) == pytest.approx(-1.0)
+
+
+def test_a_constant_prediction_ranks_nothing_and_scores_zero():
+  out = metrics.evaluate(np.full(4, 2.0), np.array([1.0, 2.0, 3.0, 4.0]))
+  assert out["spearman"] == 0.0 and out["kendall"] == 0.0 and out["constant_prediction"]
+  assert out["within_10pct"] == 25.0  # its milliseconds are still scored
+  assert "constant_prediction" not in metrics.evaluate(np.arange(4.0) + 1, np.arange(4.0) + 1)
