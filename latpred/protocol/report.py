@@ -24,6 +24,9 @@ def _per_device(trials: list) -> dict:
     values = [r[key] for r in trials]
     out[key], out[f"{key}_mean"] = values, float(np.mean(values))
   out["spearman_std"] = float(np.std(out["spearman"]))
+  constant = sum(bool(r.get("constant_prediction")) for r in trials)
+  if constant:  # trials whose prediction was constant (correlations scored 0)
+    out["constant_predictions"] = constant
   if any("disconnected" in r for r in trials):
     dis = [r["disconnected"] for r in trials]
     out["disconnected"] = {"count": dis[0]["count"],
