@@ -118,6 +118,15 @@ def _cell(runs, task, method, m, key):
   return float(np.mean(per_trial)), float(np.std(per_trial)), match[0]["num_trials"]
 
 
+def _groups(task_names) -> list:
+  """[(label, tasks)]: the paper tasks, the generated tasks and any others, as present."""
+  kinds = (("paper tasks", tasks.PAPER_TASKS), ("generated tasks", tasks.GENERATED_TASKS))
+  out = [(label, [t for t in task_names if t in registry]) for label, registry in kinds]
+  known = {t for _, members in out for t in members}
+  out.append(("other tasks", [t for t in task_names if t not in known]))
+  return [(label, members) for label, members in out if members]
+
+
 def markdown(runs, flops) -> str:
   counts = sorted({r["num_samples"] for r in runs})
   task_names = list(dict.fromkeys(r["task"] for r in runs))
@@ -140,11 +149,12 @@ def markdown(runs, flops) -> str:
       cells = [_cell(runs, task, method, max(counts), key) for method in method_names]
       lines.append(f"| {task} | " + " | ".join("" if c is None else fmt.format(c[0])
                                                for c in cells) + " |")
-    means = []
-    for method in method_names:
-      cells = [_cell(runs, t, method, max(counts), key) for t in task_names]
-      means.append("" if None in cells else fmt.format(np.mean([c[0] for c in cells])))
-    lines.append("| **mean** | " + " | ".join(means) + " |")
+    for group, members in _groups(task_names):
+      means = []
+      for method in method_names:
+        cells = [_cell(runs, t, method, max(counts), key) for t in members]
+        means.append("" if None in cells else fmt.format(np.mean([c[0] for c in cells])))
+      lines.append(f"| **mean ({group})** | " + " | ".join(means) + " |")
   for key, label, fmt in TABLE_METRICS[:2]:
     head = "| task | method | " + " | ".join(f"m={m}" for m in counts) + " |"
     extra = " FLOPs (no training) | HELP | MultiPredict | NASFLAT (paper) |" \

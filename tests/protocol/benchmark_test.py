@@ -13,6 +13,7 @@ def test_benchmark_table_has_every_method_and_its_wall_time(smoke_config, tmp_pa
       (m, k) for m in ("flops", "ridge") for k in (5, 10)}
   md = (tmp_path / "benchmark.md").read_text()
   assert "| FD | ridge |" in md and "| ridge |" in md and "| **all** |" in md
+  assert "| **mean (paper tasks)** |" in md
   assert "## within ±10 % (%) at m = 10" in md and "exp of its log-latency" in md
   for name in ("spearman", "within_10pct", "median_ape_pct"):
     assert (tmp_path / f"{name}_vs_samples.png").exists()
