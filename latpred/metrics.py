@@ -35,8 +35,12 @@ def ms_errors(pred_ms, true_ms) -> dict:
           "within_10pct": float(100.0 * np.mean(ape <= 10.0))}
 
 
-def evaluate(pred_ms, true_ms, disconnected=None) -> dict:
+def evaluate(pred_ms, true_ms, disconnected=None, rank_scores=None) -> dict:
   """Spearman, Kendall and `ms_errors` over the evaluated architectures.
+
+  The correlations rank `pred_ms`, or `rank_scores` where given: a rank-only method's own
+  ranking (e.g. FLOPs), whose milliseconds come from a line fitted on a few samples; a negative
+  fitted slope would otherwise reverse the ranking the method stands for.
 
   `disconnected` (bool, same length) marks architectures whose output is disconnected from the
   input (NB201); they stay in every metric above and are also summarised on their own under
@@ -45,10 +49,13 @@ def evaluate(pred_ms, true_ms, disconnected=None) -> dict:
   Spearman and Kendall, undefined, are scored 0 and the result says 'constant_prediction'.
   """
   pred, true = np.asarray(pred_ms, np.float64), np.asarray(true_ms, np.float64)
-  if np.ptp(pred) == 0:  # ranks nothing: correlation undefined (scipy: NaN); scored as 0
+  rank = pred if rank_scores is None else np.asarray(rank_scores, np.float64)
+  if rank.shape != true.shape:
+    raise ValueError(f"rank_scores {rank.shape} do not match {true.shape}")
+  if np.ptp(rank) == 0:  # ranks nothing: correlation undefined (scipy: NaN); scored as 0
     out = {"spearman": 0.0, "kendall": 0.0, "constant_prediction": True}
   else:
-    out = {"spearman": spearman(pred, true), "kendall": kendall(pred, true)}
+    out = {"spearman": spearman(rank, true), "kendall": kendall(rank, true)}
   out.update(ms_errors(pred, true))
   if disconnected is not None and np.any(disconnected):
     mask = np.asarray(disconnected, bool)

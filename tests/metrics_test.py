@@ -42,3 +42,13 @@ def test_a_constant_prediction_ranks_nothing_and_scores_zero():
   assert out["spearman"] == 0.0 and out["kendall"] == 0.0 and out["constant_prediction"]
   assert out["within_10pct"] == 25.0  # its milliseconds are still scored
   assert "constant_prediction" not in metrics.evaluate(np.arange(4.0) + 1, np.arange(4.0) + 1)
+
+
+def test_rank_scores_set_the_ranking_and_ms_the_errors():
+  true = np.array([1.0, 2.0, 3.0, 4.0])
+  flipped_ms = np.array([4.0, 3.0, 2.0, 1.0])  # a line with negative slope through the scores
+  out = metrics.evaluate(flipped_ms, true, rank_scores=np.array([10.0, 20.0, 30.0, 40.0]))
+  assert out["spearman"] == pytest.approx(1.0)  # the method's own ranking
+  assert out["within_10pct"] == 0.0  # its milliseconds
+  with pytest.raises(ValueError, match="rank_scores"):
+    metrics.evaluate(flipped_ms, true, rank_scores=np.ones(3))

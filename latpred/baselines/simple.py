@@ -12,7 +12,9 @@ device, ridge regression, and the stack without its GNN column.
                  compute-op count with a free intercept, fitted on the m samples
 
 Milliseconds: ridge and stack_only predict them; the rank-only methods (flops, params, nearest)
-are mapped to ms by a least-squares line through their scores on the m samples (`linear_ms`).
+are mapped to ms by a least-squares line through their scores on the m samples (`linear_ms`),
+and their Spearman/Kendall are those of their own ranking (a line fitted on 5 samples can have a
+negative slope, which would reverse it).
 """
 
 import numpy as np
@@ -45,7 +47,8 @@ def linear_ms(scores_A, picks, sample_latency_ms) -> np.ndarray:
 
 def predict_ms(method: str, space, table, train_ids, picks, sample_latency_ms) -> tuple:
   """Predicted latency (ms) of every architecture of `space` for one target measured on
-  `picks`, and extra record fields."""
+  `picks`, and extra record fields; a rank-only method's extra fields hold its own ranking
+  scores under 'rank_scores' (what its correlations are scored on)."""
   train_lat = table.latency_ms_HxA[train_ids].astype(np.float64)
   sample_latency_ms = np.asarray(sample_latency_ms, np.float64)
   extra = {}
@@ -66,4 +69,4 @@ def predict_ms(method: str, space, table, train_ids, picks, sample_latency_ms) -
     return stack.predict(basis), {"stack_weights": stack.named_weights(names)}
   else:
     raise ValueError(f"unknown baseline {method!r}; valid: {', '.join(METHODS)}")
-  return linear_ms(scores, picks, sample_latency_ms), extra
+  return linear_ms(scores, picks, sample_latency_ms), {**extra, "rank_scores": scores}

@@ -32,7 +32,8 @@ from latpred.train import checkpoints
 METHODS = simple.METHODS + ("brpnas", "help", "multipredict", "supervised")
 PRETRAINED = ("multipredict", "help")  # pretrained once per trial on the training devices
 _LINEAR = "a least-squares line through its scores on the m samples"
-MS_FROM = {**{m: _LINEAR for m in simple.RANK_ONLY + ("brpnas",)},
+MS_FROM = {**{m: _LINEAR + " (Spearman/Kendall: its own ranking)" for m in simple.RANK_ONLY},
+           "brpnas": _LINEAR,
            "ridge": "exp of its log-latency prediction", "stack_only": "its own prediction",
            "help": "the inverse of HELP's min-max label scaling over the m samples",
            "multipredict": "the inverse of its log-latency standardisation over the m samples",
@@ -153,8 +154,10 @@ def run(method: str, config, workdir, overwrite: bool = False) -> dict:
       picks = runner.target_samples(s, trial, hw_id)
       idx = metrics.eval_indices(config.eval.eval_set, s.space.num_archs, picks)
       pred_ms, extra = _predict_ms(method, s, trained, trial, hw_id, picks, truth[picks])
+      rank = extra.pop("rank_scores", None)
       records.add({"trial": trial, "device": hw,
-                   **metrics.evaluate(pred_ms[idx], truth[idx], s.space.disconnected_A[idx]),
+                   **metrics.evaluate(pred_ms[idx], truth[idx], s.space.disconnected_A[idx],
+                                      None if rank is None else np.asarray(rank)[idx]),
                    **extra, "transfer_s": time.time() - t0})
   results = report.summarise(task, config, records.first_trials(config.num_trials), pretrain_s,
                              time.time() - t_start, method=method)
