@@ -14,15 +14,15 @@ by data + model + pretrain + seed; a finished target's record additionally by tr
 a baseline's by the baselines section): a rerun in the same workdir with other values refuses,
 naming the fields, unless --overwrite.
 
-Tuned on the generated NB201 tasks N1g, N4g and the FBNet splits FT1, FT2 (docs/tuning.md
-records every run, and what was decided after seeing paper-task results: the stack was built
-after the paper tasks fell short, and those splits share targets with reported tasks; from
-benchmark v2 on, tuning uses only the splits FT3, FT4, NT1, NT2). What was chosen there: DGF
-layers (as good as the GAT+DGF ensemble, 2.5x faster), per-node FLOPs/params features, the additive readout with a device-weighted linear
-FLOPs/params term, the k-means target sampler, an ensemble of 3 predictors per trial, and the
-stack (latpred/adapt/stacking.py: the final ms prediction is a non-negative mix of the
-cross-fitted GNN, the training devices' latencies and FLOPs/params/op count; FT1 0.771 -> 0.806,
-FT2 0.823 -> 0.904, N1g/N4g -0.003/-0.007).
+Tuned on the generated NB201 tasks N1g, N4g and the FBNet splits FT1, FT2 (docs/tuning.md records
+every run, and what was decided after seeing paper-task results: the stack was built after the paper
+tasks fell short, and those splits share targets with reported tasks; from benchmark v2 on, tuning
+uses only the splits FT3, FT4, NT1, NT2). What was chosen there: DGF layers (as good as the GAT+DGF
+ensemble, 2.5x faster), per-node FLOPs/params features, the additive readout with a device-weighted
+linear FLOPs/params term, the k-means target sampler, an ensemble of 3 predictors per trial, and the
+stack (latpred/adapt/stacking.py: the final ms prediction is a non-negative mix of the cross-fitted
+GNN, the training devices' latencies and FLOPs/params/op count; FT1 0.771 -> 0.806, FT2 0.823 ->
+0.904, N1g/N4g -0.003/-0.007).
 
 Expected (benchmark v2, README "Results"; 2-core CPU; m = 20, all architectures, mean over
 targets and 3 trials): ND 0.971, FD 0.982, F1 0.872, F2 0.901, FA 0.738 Spearman, 85.5 % of
