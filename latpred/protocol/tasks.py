@@ -201,12 +201,13 @@ GENERATED_TASKS: Mapping[str, Task] = {
 # a choice made on them cannot fit a reported number. Shapes mirror the hard paper transfers:
 # phones/CPUs/FPGA -> GPUs and GPUs -> CPUs/phones, on each space.
 _TUNING = "tuning split (leave-devices-out), targets disjoint from every reported task's"
+_FBNET_PHONES_CPUS_FPGA = ("essential_ph_1", "fpga", "gold_6226", "pixel2", "samsung_s7")
+_FBNET_GPUS = ("titanx_1", "titanx_32", "titanx_64", "titanxp_32", "titanxp_64", "2080ti_64")
 TUNING_TASKS: Mapping[str, Task] = {t.name: t.validate() for t in (
-    Task("FT3", "fbnet", ("essential_ph_1", "fpga", "gold_6226", "pixel2", "samsung_s7"),
+    Task("FT3", "fbnet", _FBNET_PHONES_CPUS_FPGA,
          ("2080ti_64", "titan_rtx_64", "titanx_1", "titanx_32", "titanxp_32"), _TUNING),
-    Task("FT4", "fbnet", ("titanx_1", "titanx_32", "titanx_64", "titanxp_32", "titanxp_64",
-                          "2080ti_64"),
-         ("gold_6240", "silver_4114", "silver_4210r", "pixel3"), _TUNING),
+    Task("FT4", "fbnet", _FBNET_GPUS, ("gold_6240", "silver_4114", "silver_4210r", "pixel3"),
+         _TUNING),
     Task("NT1", "nb201", ("eyeriss", "fpga", "pixel3", "raspi4", "titanx_1"),
          ("1080ti_256", "2080ti_256", "gold_6240", "samsung_s7"), _TUNING),
     Task("NT2", "nb201", ("1080ti_1", "2080ti_32", "titan_rtx_256", "titanx_32", "titanxp_1"),
@@ -220,11 +221,10 @@ REPORTED_TASKS: Mapping[str, Task] = {**PAPER_TASKS, **GENERATED_TASKS}
 # recorded commands still run.
 _RETIRED = "retired tuning split: shares targets with reported tasks (docs/tuning.md)"
 RETIRED_TUNING_TASKS: Mapping[str, Task] = {t.name: t.validate() for t in (
-    Task("FT1", "fbnet", ("essential_ph_1", "fpga", "gold_6226", "pixel2", "samsung_s7"),
+    Task("FT1", "fbnet", _FBNET_PHONES_CPUS_FPGA,
          ("2080ti_32", "2080ti_64", "titanx_1", "titanx_32", "titanxp_32"), _RETIRED),
-    Task("FT2", "fbnet", ("titanx_1", "titanx_32", "titanx_64", "titanxp_32", "titanxp_64",
-                          "2080ti_64"),
-         ("gold_6240", "silver_4114", "pixel3", "samsung_a50"), _RETIRED),
+    Task("FT2", "fbnet", _FBNET_GPUS, ("gold_6240", "silver_4114", "pixel3", "samsung_a50"),
+         _RETIRED),
 )}
 
 TASKS: Mapping[str, Task] = {**REPORTED_TASKS, **TUNING_TASKS, **RETIRED_TUNING_TASKS}
