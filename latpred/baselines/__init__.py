@@ -1,2 +1,2 @@
-"""Baseline methods: training-free ranks and fits, BRP-NAS-style and ceiling GNNs, HELP and
-MultiPredict."""
+"""Baseline methods: training-free ranks and fits, the stack without its GNN, BRP-NAS-style GNN,
+HELP, MultiPredict and the supervised upper reference."""

@@ -115,8 +115,9 @@ def _supervised(s: build.Setup, cache: Records, trial: int, hw: str, hw_id: int)
 def run(method: str, config, workdir, overwrite: bool = False) -> dict:
   """Runs a baseline on config's task; writes workdir/results.json and results.md.
 
-  Per-trial models (multipredict, help) and the ceiling's per-target results are kept beside
-  `workdir` (in its parent), so runs of the same task at other sample counts reuse them.
+  Per-trial models (multipredict, help) and the supervised reference's per-target records are
+  kept beside `workdir` (in its parent), so runs of the same task at other sample counts reuse
+  them.
   """
   if method not in METHODS:
     raise ValueError(f"unknown baseline {method!r}; valid: {', '.join(METHODS)}")

@@ -53,8 +53,8 @@ def gnn_run(result: dict) -> dict:
 
 def run(config, workdir, methods, task_names, sample_counts, progress=print,
         overwrite: bool = False, task_trials=None) -> list[dict]:
-  """Runs every (method, task, samples) and writes benchmark.json / benchmark.md / PNGs,
-  rewritten after every finished cell.
+  """Runs every (method, task, samples) and writes benchmark.json / benchmark.md (rewritten
+  after every finished cell) and the PNGs (at the end).
 
   `task_trials` {task: trials} overrides config.num_trials for those tasks; `SINGLE_TRIAL`
   methods run trial 0 only. `nasflat_gnn` comes from the nasflat runs (nasflat runs when either
@@ -94,16 +94,17 @@ def run(config, workdir, methods, task_names, sample_counts, progress=print,
           runs.append(gnn_run(res))
         progress(f"{method} {name} m={m}: SRCC {res['task_spearman_mean']:.3f}, within ±10 % "
                  f"{res['task_within_10pct_mean']:.1f} % ({time.time() - t0:.0f} s)")
-        write(workdir, runs, flops)
+        write(workdir, runs, flops, with_plots=False)
+  write(workdir, runs, flops)
   return runs
 
 
-def write(workdir, runs, flops) -> None:
-  """benchmark.json, benchmark.md and one plot per table metric against m."""
+def write(workdir, runs, flops, with_plots: bool = True) -> None:
+  """benchmark.json, benchmark.md and (with_plots) one plot per table metric against m."""
   workdir.mkdir(parents=True, exist_ok=True)
   (workdir / "benchmark.json").write_text(json.dumps(runs, indent=2))
   (workdir / "benchmark.md").write_text(markdown(runs, flops))
-  for key, label, _ in TABLE_METRICS:
+  for key, label, _ in TABLE_METRICS if with_plots else ():
     name = key.removeprefix("task_").removesuffix("_mean")
     plots.metric_vs_samples(runs, key, label, workdir / f"{name}_vs_samples.png",
                             flops if key == "task_spearman_mean" else None)
