@@ -30,6 +30,8 @@ _TRIALS = flags.DEFINE_integer("num_trials", 3, "Trials per run (overrides the c
 _TASK_TRIALS = flags.DEFINE_list("task_trials", [], "TASK=N,...: fewer (or more) trials for "
                                  "the named tasks.")
 _WORKDIR = flags.DEFINE_string("workdir", None, "Output directory (resumable).", required=True)
+_WORKERS = flags.DEFINE_integer("workers", 1, "Processes computing tasks in parallel (whole "
+                                "tasks each; tables are read back at the end).")
 _OVERWRITE = flags.DEFINE_bool("overwrite", False, "Recompute cells whose stored results another "
                                "configuration produced (default: refuse).")
 
@@ -49,8 +51,8 @@ def main(argv):
   try:
     benchmark.run(config, _WORKDIR.value, _METHODS.value, _TASKS.value,
                   [int(m) for m in _SAMPLES.value], overwrite=_OVERWRITE.value,
-                  task_trials=task_trials)
-  except StaleResultsError as e:
+                  task_trials=task_trials, workers=_WORKERS.value)
+  except (StaleResultsError, benchmark.TaskFailed) as e:
     sys.exit(f"error: {e}")
   print(f"wrote {_WORKDIR.value}/benchmark.md")
 

@@ -3,9 +3,16 @@ the share within ±10 % and the median error, and a plot of each against m.
 
 Pretraining does not depend on the number of target samples, so each task pretrains once per
 trial and every sample count reuses that checkpoint.
+
+With `workers` > 1 the tasks are computed by that many processes, one whole task per process at
+a time (no two processes ever work on the same task's folders); the tables are then read back
+from the records by the calling process. The training loops are partly dispatch-bound, so two
+processes keep a 2-core CPU busier than one.
 """
 
+import concurrent.futures
 import json
+import multiprocessing
 import pathlib
 import time
 
@@ -52,9 +59,13 @@ def gnn_run(result: dict) -> dict:
 
 
 def run(config, workdir, methods, task_names, sample_counts, progress=print,
-        overwrite: bool = False, task_trials=None) -> list[dict]:
+        overwrite: bool = False, task_trials=None, workers: int = 1,
+        tables: bool = True) -> list[dict]:
   """Runs every (method, task, samples) and writes benchmark.json / benchmark.md (rewritten
   after every finished cell) and the PNGs (at the end).
+
+  `workers` > 1: the tasks are first computed in that many processes (`compute_in_workers`),
+  then read back here. `tables=False` writes no benchmark.json/md or plots (a worker's run).
 
   `task_trials` {task: trials} overrides config.num_trials for those tasks; `SINGLE_TRIAL`
   methods run trial 0 only. `nasflat_gnn` comes from the nasflat runs (nasflat runs when either
@@ -71,6 +82,11 @@ def run(config, workdir, methods, task_names, sample_counts, progress=print,
   unknown = set(task_trials) - set(task_names)
   if unknown:
     raise ValueError(f"task_trials names tasks not run: {sorted(unknown)}")
+  if workers < 1:
+    raise ValueError(f"workers must be >= 1, got {workers}")
+  if workers > 1 and len(task_names) > 1:
+    compute_in_workers(config, workdir, methods, task_names, sample_counts, overwrite,
+                       task_trials, workers, progress)
   computed = list(dict.fromkeys(DERIVED.get(m, m) for m in methods))
   workdir = pathlib.Path(workdir)
   runs, flops = [], {}
@@ -94,9 +110,48 @@ def run(config, workdir, methods, task_names, sample_counts, progress=print,
           runs.append(gnn_run(res))
         progress(f"{method} {name} m={m}: SRCC {res['task_spearman_mean']:.3f}, within ±10 % "
                  f"{res['task_within_10pct_mean']:.1f} % ({time.time() - t0:.0f} s)")
-        write(workdir, runs, flops, with_plots=False)
-  write(workdir, runs, flops)
+        if tables:
+          write(workdir, runs, flops, with_plots=False)
+  if tables:
+    write(workdir, runs, flops)
   return runs
+
+
+class TaskFailed(RuntimeError):
+  """A benchmark task failed in a worker process."""
+
+
+def _task_worker(config, workdir, methods, name, sample_counts, overwrite, task_trials) -> str:
+  """One task's cells in a worker process; returns an error message ('' when it succeeded)."""
+  try:
+    run(config, workdir, methods, [name], sample_counts,
+        progress=lambda line: print(line, flush=True), overwrite=overwrite,
+        task_trials={k: v for k, v in task_trials.items() if k == name}, tables=False)
+  except Exception as e:  # noqa: BLE001 - reported by the parent with the task's name
+    return f"{type(e).__name__}: {e}"
+  return ""
+
+
+def compute_in_workers(config, workdir, methods, task_names, sample_counts, overwrite,
+                       task_trials, workers: int, progress=print) -> None:
+  """Computes every task's cells, `workers` processes at a time, whole tasks per process (in
+  the order given: put the costliest first). Raises TaskFailed naming each failed task after
+  the others have finished (their cells are kept)."""
+  ctx = multiprocessing.get_context("spawn")  # JAX is not fork-safe
+  with concurrent.futures.ProcessPoolExecutor(workers, mp_context=ctx) as pool:
+    jobs = {name: pool.submit(_task_worker, config, str(workdir), list(methods), name,
+                              list(sample_counts), overwrite, dict(task_trials))
+            for name in task_names}
+    names = {job: name for name, job in jobs.items()}
+    failed = {}
+    for job in concurrent.futures.as_completed(names):
+      error = job.result()
+      progress(f"task {names[job]}: {'failed: ' + error if error else 'done'}")
+      if error:
+        failed[names[job]] = error
+  if failed:
+    raise TaskFailed("benchmark tasks failed (the others' cells are kept): "
+                       + "; ".join(f"{k}: {v}" for k, v in failed.items()))
 
 
 def write(workdir, runs, flops, with_plots: bool = True) -> None:

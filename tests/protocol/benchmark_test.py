@@ -32,3 +32,31 @@ def test_nasflat_gnn_comes_from_the_nasflat_runs(smoke_config, tmp_path):
   assert runs[0]["task_spearman_mean"] == saved["gnn"]["task_spearman_mean"]
   with pytest.raises(ValueError, match="not run"):
     benchmark.run(config, tmp_path, ["flops"], ["FD"], [5], task_trials={"F1": 1})
+
+
+def test_workers_compute_whole_tasks_and_the_tables_equal_one_process(smoke_config, tmp_path):
+  config = smoke_config()
+  lines = []
+  args = (["flops", "stack_only"], ["FD", "F1"], [5])
+  parallel = benchmark.run(config, tmp_path / "two", *args, progress=lines.append, workers=2)
+  single = benchmark.run(config, tmp_path / "one", *args, progress=lambda *_: None)
+  assert sorted(line for line in lines if line.startswith("task ")) == [
+      "task F1: done", "task FD: done"]
+  strip = lambda runs: [{k: v for k, v in r.items() if k not in ("run_wall_s", "wall_time_s")}
+                        for r in runs]
+  assert strip(parallel) == strip(single)
+  md = (tmp_path / "two" / "benchmark.md").read_text()
+  assert "| F1 | stack_only |" in md and "| FD | flops |" in md
+  with pytest.raises(ValueError, match="workers"):
+    benchmark.run(config, tmp_path, *args, workers=0)
+
+
+def test_a_failed_worker_task_is_named_and_the_others_are_kept(smoke_config, tmp_path):
+  config = smoke_config()
+  benchmark.run(config, tmp_path, ["flops"], ["FD"], [5], progress=lambda *_: None)
+  (tmp_path / "flops" / "FD" / "m5" / "trials.jsonl").write_text("not json\n")
+  with pytest.raises(benchmark.TaskFailed, match="FD: ") as e:
+    benchmark.run(config, tmp_path, ["flops"], ["FD", "F1"], [5], progress=lambda *_: None,
+                  workers=2)
+  assert "F1" not in str(e.value)
+  assert (tmp_path / "flops" / "F1" / "m5" / "results.json").exists()
