@@ -6,10 +6,14 @@
   p.predict_ms(["7_8_1_...", [0] * 22], "my_phone")           # np.ndarray of ms
   p.save_adapted("/tmp/my_phone_ckpt", "my_phone")            # LatencyPredictor.load() reads it
 
+  fn, variables = p.predict_fn("my_phone")    # pure: fn(variables, ops_BxS) -> ms [B]
+  ms = jax.jit(fn)(variables, p.space.op_ids(archs))          # composes with jit, vmap, grad
+
 `load` takes every ensemble member of one trial. Scores (`predict_scores`) rank architectures on
 any device of the space; milliseconds need an adaptation, done exactly as the runner does it
 (`latpred.adapt.ensemble.adapt_ensemble`: per-member fine-tune and ms scale, and the stack of
-`latpred.adapt.stacking` when the checkpoint's config enables it). This module imports nothing
+`latpred.adapt.stacking` when the checkpoint's config enables it). Milliseconds come from one
+path, the pure function of `predict_fn` (`latpred.adapt.pure`). This module imports nothing
 from `latpred.protocol` or `latpred.apps`. The device to adapt may be a device
 of the space that the checkpoint was not trained on, or any other name (a new device): then the
 most similar training device's hardware row is fine-tuned in place.
@@ -19,15 +23,19 @@ import dataclasses
 import pathlib
 from typing import Optional, Sequence
 
+import jax
 import ml_collections
 import numpy as np
 
 from latpred import metrics
-from latpred.adapt import ensemble, stacking, transfer
+from latpred.adapt import ensemble, pure, stacking, transfer
 from latpred.data import load_latency_table
 from latpred.model import build
 from latpred.spaces import SearchSpace, encodings, load_space
 from latpred.train import checkpoints, loop
+
+
+PREDICT_CHUNK = 1024  # architectures per jitted call of predict_ms
 
 
 @dataclasses.dataclass
@@ -41,6 +49,7 @@ class LatencyPredictor:
   meta: dict  # the checkpoint's metadata
   data_dir: Optional[str] = None
   adapted: dict = dataclasses.field(default_factory=dict)  # device name -> AdaptedEnsemble
+  _jitted: dict = dataclasses.field(default_factory=dict, repr=False)  # device -> (ens, fn, vars)
 
   @classmethod
   def load(cls, directory, trial: int = 0, data_dir=None) -> "LatencyPredictor":
@@ -96,14 +105,36 @@ class LatencyPredictor:
     return self.predict_ms_indices(self.space.indices_of(archs), hw)
 
   def predict_ms_indices(self, arch_idx, hw: str) -> np.ndarray:
-    """`predict_ms` for architecture indices of the space (e.g. every architecture)."""
+    """`predict_ms` for architecture indices of the space (e.g. every architecture): the jitted
+    `predict_fn` over chunks of PREDICT_CHUNK (one compilation per device)."""
+    arch_idx = np.asarray(arch_idx, np.int64)
+    ens = self._adapted(hw)
+    if hw not in self._jitted or self._jitted[hw][0] is not ens:
+      fn, variables = self.predict_fn(hw)
+      self._jitted[hw] = (ens, jax.jit(fn), variables)
+    _, fn, variables = self._jitted[hw]
+    ops = self.space.op_ids_AxS
+    out = []
+    for start in range(0, len(arch_idx), PREDICT_CHUNK):
+      chunk = arch_idx[start:start + PREDICT_CHUNK]
+      padded = np.pad(chunk, (0, PREDICT_CHUNK - len(chunk)))  # pads with architecture 0
+      out.append(np.asarray(fn(variables, ops[padded]), np.float64)[:len(chunk)])
+    return np.concatenate(out) if out else np.zeros(0)
+
+  def predict_fn(self, hw: str):
+    """(fn, variables): device `hw`'s adapted predictor as a pure function,
+    fn(variables, ops_BxS int32) -> float32 [B] ms, with `ops` from `space.op_ids`.
+    `variables` holds every member's parameters and ms line and the stack's weights; `fn` composes with jit, vmap and grad. Architectures the space's table lacks
+    (unmeasured FBNet networks) give NaN (`latpred.adapt.pure`)."""
+    ens = self._adapted(hw)
+    basis = self.stack_basis() if ens.stack is not None else None
+    return pure.ensemble_fn(self.model, self.space, self.supp_AxD, ens, basis)
+
+  def _adapted(self, hw: str) -> ensemble.AdaptedEnsemble:
     if hw not in self.adapted:
       raise ValueError(f"device {hw!r} has no millisecond scale: adapt() it with measured "
                        "latencies first")
-    ens = self.adapted[hw]
-    basis = self.stack_basis() if ens.stack is not None else None
-    return ens.predict_ms(self.model, self.space.graph_set, self.supp_AxD, np.asarray(arch_idx),
-                          basis)
+    return self.adapted[hw]
 
   def stack_basis(self) -> np.ndarray:
     """`stacking.basis` over this checkpoint's training devices (their measured latencies)."""
@@ -133,7 +164,7 @@ class LatencyPredictor:
         self.hw_names.index(hw) if hw in self.hw_names else None, idx, latency_ms, train_ids,
         table.latency_ms_HxA[train_ids], transfer.FineTune.from_config(t), seed=seed,
         stack_basis_AxK=self.stack_basis() if use_stack else None, stack_folds=t.stack_folds)
-    return dataclasses.replace(self, adapted={**self.adapted, hw: adapted})
+    return dataclasses.replace(self, adapted={**self.adapted, hw: adapted}, _jitted={})
 
   def loo_predictions(self, hw: str) -> np.ndarray:
     """Leave-one-out predictions (ms) of `hw`'s own measurements, in the order given to

@@ -5,6 +5,7 @@ slots, unused edge slots masked). A batch of B architectures becomes a `jraph.Gr
 B real graphs plus one padding graph, B*N + 1 nodes and B*E + 1 edges, whatever the batch holds,
 so a jitted function compiles once per batch size. Padding follows jraph's contract (padding
 graph last, padding nodes and edges at the end), and `node_mask` / `graph_mask` are jittable.
+`gather_batch` builds the same batch inside jit from the arrays on device (`device_arrays`).
 """
 
 import dataclasses
@@ -123,3 +124,37 @@ def batches(num: int, batch_size: int) -> list[np.ndarray]:
   """Consecutive index chunks covering range(num), the last possibly short (for inference)."""
   return [np.arange(i, min(i + batch_size, num)) for i in range(0, num, batch_size)]
 
+
+
+def device_arrays(graph_set: GraphSet) -> dict:
+  """The graph set's padded arrays as jnp arrays, for `gather_batch` inside jit."""
+  return {"types": jnp.asarray(graph_set.node_types_AxN),
+          "senders": jnp.asarray(graph_set.senders_AxE),
+          "receivers": jnp.asarray(graph_set.receivers_AxE),
+          "mask": jnp.asarray(graph_set.edge_mask_AxE),
+          "feats": jnp.asarray(graph_set.node_feats_AxNxF)}
+
+
+def gather_batch(arrays: dict, arch_idx_B) -> jraph.GraphsTuple:
+  """`batch` of exactly the B architectures `arch_idx_B`, in jnp (jittable). Unused edge slots
+  loop on the padding node instead of moving to the end; the model's segment sums and softmaxes
+  over receivers cannot tell the two apart (`n_edge` still counts each graph's real edges)."""
+  idx = jnp.asarray(arch_idx_B)
+  b = idx.shape[0]
+  n, e = arrays["types"].shape[1], arrays["senders"].shape[1]
+  pad_node = b * n
+  offsets = (jnp.arange(b) * n)[:, None]
+  mask = arrays["mask"][idx]
+  senders = jnp.where(mask, arrays["senders"][idx] + offsets, pad_node).reshape(-1)
+  receivers = jnp.where(mask, arrays["receivers"][idx] + offsets, pad_node).reshape(-1)
+  types = jnp.concatenate([arrays["types"][idx].reshape(-1), jnp.zeros(1, jnp.int32)])
+  feats = arrays["feats"][idx].reshape(b * n, -1)
+  feats = jnp.concatenate([feats, jnp.zeros((1, feats.shape[1]), feats.dtype)])
+  pad = jnp.full(1, pad_node, jnp.int32)
+  n_edge = mask.sum(1).astype(jnp.int32)
+  return jraph.GraphsTuple(
+      nodes={"type": types, "feat": feats}, edges=None,
+      senders=jnp.concatenate([senders, pad]).astype(jnp.int32),
+      receivers=jnp.concatenate([receivers, pad]).astype(jnp.int32), globals=None,
+      n_node=jnp.concatenate([jnp.full(b, n, jnp.int32), jnp.ones(1, jnp.int32)]),
+      n_edge=jnp.concatenate([n_edge, jnp.asarray([b * e + 1], jnp.int32) - n_edge.sum()]))

@@ -56,6 +56,35 @@ class SearchSpace:
   def indices_of(self, archs: Sequence[Arch]) -> np.ndarray:
     return np.array([self.index_of(a) for a in archs], dtype=np.int64)
 
+  @property
+  def ops(self) -> tuple[str, ...]:
+    """The ops one slot can hold (NB201: per edge, FBNet: per layer); `op_ids` index them."""
+    return nb201.OPS if self.name == "nb201" else fbnet.OPS
+
+  def _op_row(self, arch: Arch) -> np.ndarray:
+    if self.name == "nb201":
+      ops = nb201.parse(arch) if isinstance(arch, str) else tuple(arch)
+      nb201.to_string(ops)  # validates
+      return nb201.op_ids(ops)
+    return fbnet.parse(arch)
+
+  def op_ids(self, archs: Sequence[Arch]) -> np.ndarray:
+    """int32 [B, S] op ids (into `ops`) of architectures given as strings or op lists, measured
+    or not (S: NB201's 6 edges, FBNet's 22 layers). Raises ValueError on a malformed one."""
+    rows = [self._op_row(a) for a in archs]
+    return np.stack(rows).astype(np.int32) if rows else np.zeros((0, self.num_slots), np.int32)
+
+  @property
+  def num_slots(self) -> int:
+    return len(nb201.EDGES) if self.name == "nb201" else fbnet.NUM_LAYERS
+
+  @functools.cached_property
+  def op_ids_AxS(self) -> np.ndarray:
+    """`op_ids` of every architecture of the space, in index order (read-only)."""
+    out = self.op_ids(self.arch_names)
+    out.setflags(write=False)
+    return out
+
 
 def node_cost_features(costs_AxNx2: np.ndarray) -> np.ndarray:
   """Per-node (MFLOPs, Mparams) as model features, float32 [A, N, 4]:

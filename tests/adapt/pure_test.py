@@ -1,0 +1,93 @@
+"""The adapted ensemble as a pure function of op ids: equal to the host path, jit / vmap /
+grad, unmeasured networks as NaN, graphs gathered in jnp equal to graphs batched on the host."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from latpred.adapt import ensemble, pure, stacking, transfer
+from latpred.data import load_latency_table
+from latpred.model.predictor import Predictor
+from latpred.predict import LatencyPredictor
+from latpred.spaces import encodings, graphs, load_space
+from latpred.train import loop
+
+
+def _close(a, b, rtol=1e-4):
+  np.testing.assert_allclose(np.asarray(a, np.float64), np.asarray(b, np.float64), rtol=rtol)
+
+
+@pytest.mark.parametrize("space_name,variant", [("nb201", "full"), ("nb201", "pruned"),
+                                                ("fbnet", "chain")])
+def test_gathered_graphs_score_like_host_batches(space_name, variant, data_dir):
+  space = load_space(space_name, data_dir, variant)
+  model = Predictor(num_node_types=len(space.node_types), num_hw=2, width=16, op_dim=8,
+                    head_dims=(16,), supp_dims=(8,), dropout=0.0, layer_type="gat")
+  idx = np.array([5, 0, 77, 1234, 3])
+  params = model.init({"params": jax.random.PRNGKey(1)}, graphs.batch(space.graph_set, idx, 5), 1)
+  host = model.apply(params, graphs.batch(space.graph_set, idx, 5), 1)[:5]
+  gathered = jax.jit(lambda i: model.apply(
+      params, graphs.gather_batch(graphs.device_arrays(space.graph_set), i), 1))(idx)[:5]
+  _close(gathered, host, 1e-5)
+
+
+@pytest.fixture(scope="module")
+def adapted_nb201(smoke_pretrained, data_dir):
+  predictor = LatencyPredictor.load(smoke_pretrained, data_dir=data_dir)
+  archs = list(range(0, 15625, 977))
+  truth = load_latency_table("nb201", data_dir).latency_ms("fpga")[archs]
+  return predictor.adapt("fpga", [predictor.space.arch_names[i] for i in archs], truth)
+
+
+def test_pure_fn_equals_the_host_path_and_composes_with_jit_vmap_grad(adapted_nb201):
+  p = adapted_nb201
+  ens = p.adapted["fpga"]
+  assert ens.stack is not None and len(ens.members) == 2
+  idx = np.arange(0, p.space.num_archs, 61)
+  host = ens.predict_ms(p.model, p.space.graph_set, p.supp_AxD, idx, p.stack_basis())
+  fn, variables = p.predict_fn("fpga")
+  ops = jnp.asarray(p.space.op_ids_AxS[idx])
+  _close(jax.jit(fn)(variables, ops), host)
+  _close(p.predict_ms_indices(idx, "fpga"), host)  # LatencyPredictor's one path
+  two = jax.vmap(fn, in_axes=(None, 0))(variables, jnp.stack([ops[:8], ops[8:16]]))
+  _close(two.reshape(-1), host[:16])
+  grads = jax.grad(lambda v: fn(v, ops).mean())(variables)
+  stack_grad = np.asarray(grads["stack"]["weights"])
+  assert np.isfinite(stack_grad).all() and np.abs(stack_grad).sum() > 0
+  leaves = jax.tree_util.tree_leaves(grads["params"])
+  assert all(np.isfinite(x).all() for x in leaves) and sum(np.abs(x).sum() for x in leaves) > 0
+
+
+def test_fbnet_measured_networks_match_and_unmeasured_ones_are_nan(data_dir):
+  space = load_space("fbnet", data_dir)
+  supp = encodings.encoding(space, "zcp+flops_params", data_dir)
+  table = load_latency_table("fbnet", data_dir)
+  model = Predictor(num_node_types=len(space.node_types), num_hw=table.num_hw, width=16,
+                    op_dim=8, head_dims=(16,), supp_dims=(8,), dropout=0.0)
+  g = graphs.batch(space.graph_set, np.arange(4), 4)
+  members = [transfer.Adapted(model.init({"params": jax.random.PRNGKey(k)}, g, 0, supp[:5]), 0,
+                              (3.0 + k, 10.0), row) for k, row in enumerate((2, 5, 7))]
+  train = table.hw_indices(["pixel3", "raspi4"])
+  basis = stacking.basis(space, table.latency_ms_HxA[train])
+  picks = np.arange(0, 5000, 250)
+  ens = ensemble.AdaptedEnsemble(members)
+  gnn = ens.gnn_ms(model, space.graph_set, supp, picks)
+  ens.stack = stacking.fit(np.column_stack([gnn, basis[picks]]),
+                           table.latency_ms("fpga")[picks])
+  idx = np.arange(1, 5000, 97)
+  host = ens.predict_ms(model, space.graph_set, supp, idx, basis)
+  fn, variables = pure.ensemble_fn(model, space, supp, ens, basis)
+  unmeasured = space.op_ids_AxS[idx[:1]].copy()
+  unmeasured[0, :] = 0
+  assert not (space.op_ids_AxS == unmeasured).all(1).any()
+  ms = jax.jit(fn)(variables, jnp.asarray(np.concatenate([space.op_ids_AxS[idx], unmeasured])))
+  _close(ms[:-1], host)
+  assert np.isnan(ms[-1])
+  with pytest.raises(ValueError, match="stack_basis"):
+    pure.ensemble_fn(model, space, supp, ens)
+  np.testing.assert_allclose(  # without a stack: the members' mean ms
+      jax.jit(pure.ensemble_fn(model, space, supp, ensemble.AdaptedEnsemble(members))[0])(
+          variables | {"stack": None}, space.op_ids_AxS[idx]),
+      np.mean([a * loop.predict(model, m.params, space.graph_set, supp, m.hw_row, idx) + b
+               for m in members for a, b in [m.scale_ms]], 0), rtol=1e-4)
