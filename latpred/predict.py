@@ -49,7 +49,7 @@ class LatencyPredictor:
   meta: dict  # the checkpoint's metadata
   data_dir: Optional[str] = None
   adapted: dict = dataclasses.field(default_factory=dict)  # device name -> AdaptedEnsemble
-  _jitted: dict = dataclasses.field(default_factory=dict, repr=False)  # device -> (ens, fn, vars)
+  _fns: dict = dataclasses.field(default_factory=dict, repr=False)  # predict_fn's, per device
 
   @classmethod
   def load(cls, directory, trial: int = 0, data_dir=None) -> "LatencyPredictor":
@@ -106,29 +106,34 @@ class LatencyPredictor:
 
   def predict_ms_indices(self, arch_idx, hw: str) -> np.ndarray:
     """`predict_ms` for architecture indices of the space (e.g. every architecture): the jitted
-    `predict_fn` over chunks of PREDICT_CHUNK (one compilation per device)."""
+    `predict_fn` over chunks of at most PREDICT_CHUNK, padded to a power of two (a few
+    compilations per device, whatever the counts asked for)."""
     arch_idx = np.asarray(arch_idx, np.int64)
-    ens = self._adapted(hw)
-    if hw not in self._jitted or self._jitted[hw][0] is not ens:
-      fn, variables = self.predict_fn(hw)
-      self._jitted[hw] = (ens, jax.jit(fn), variables)
-    _, fn, variables = self._jitted[hw]
+    fn, variables = self.predict_fn(hw)
+    fn = jax.jit(fn)
     ops = self.space.op_ids_AxS
     out = []
-    for start in range(0, len(arch_idx), PREDICT_CHUNK):
-      chunk = arch_idx[start:start + PREDICT_CHUNK]
-      padded = np.pad(chunk, (0, PREDICT_CHUNK - len(chunk)))  # pads with architecture 0
+    size = min(PREDICT_CHUNK, 1 << max(0, len(arch_idx) - 1).bit_length())
+    for start in range(0, len(arch_idx), size):
+      chunk = arch_idx[start:start + size]
+      padded = np.pad(chunk, (0, size - len(chunk)))  # pads with architecture 0
       out.append(np.asarray(fn(variables, ops[padded]), np.float64)[:len(chunk)])
     return np.concatenate(out) if out else np.zeros(0)
 
-  def predict_fn(self, hw: str):
+  def predict_fn(self, hw: str, surrogate: bool = True):
     """(fn, variables): device `hw`'s adapted predictor as a pure function,
-    fn(variables, ops_BxS int32) -> float32 [B] ms, with `ops` from `space.op_ids`.
-    `variables` holds every member's parameters and ms line and the stack's weights; `fn` composes with jit, vmap and grad. Architectures the space's table lacks
-    (unmeasured FBNet networks) give NaN (`latpred.adapt.pure`)."""
+    fn(variables, ops_BxS int32) -> float32 [B] ms, with `ops` from `space.op_ids`; `variables`
+    holds every member's parameters and ms line and the stack's weights, and `fn` composes with
+    jit, vmap and grad. Any architecture of the space: an unmeasured FBNet network's proxies and
+    training-device latencies come from a per-layer additive surrogate (NaN with
+    `surrogate=False`); see `latpred.adapt.pure`. Built once per adapted device and option."""
     ens = self._adapted(hw)
-    basis = self.stack_basis() if ens.stack is not None else None
-    return pure.ensemble_fn(self.model, self.space, self.supp_AxD, ens, basis)
+    key = (hw, surrogate)
+    if key not in self._fns or self._fns[key][0] is not ens:
+      basis = self.stack_basis() if ens.stack is not None else None
+      self._fns[key] = (ens, *pure.ensemble_fn(self.model, self.space, self.supp_AxD, ens, basis,
+                                               surrogate=surrogate))
+    return self._fns[key][1:]
 
   def _adapted(self, hw: str) -> ensemble.AdaptedEnsemble:
     if hw not in self.adapted:
@@ -164,7 +169,7 @@ class LatencyPredictor:
         self.hw_names.index(hw) if hw in self.hw_names else None, idx, latency_ms, train_ids,
         table.latency_ms_HxA[train_ids], transfer.FineTune.from_config(t), seed=seed,
         stack_basis_AxK=self.stack_basis() if use_stack else None, stack_folds=t.stack_folds)
-    return dataclasses.replace(self, adapted={**self.adapted, hw: adapted}, _jitted={})
+    return dataclasses.replace(self, adapted={**self.adapted, hw: adapted}, _fns={})
 
   def loo_predictions(self, hw: str) -> np.ndarray:
     """Leave-one-out predictions (ms) of `hw`'s own measurements, in the order given to

@@ -7,19 +7,29 @@ ms line, and the optional stack) into
 
 with `variables` the pytree {'params': members' parameters stacked on a leading axis,
 'scale_ms': float32 [K, 2], 'stack': {'weights', 'scale', 'intercept'} or None}, every leaf a
-float array. Everything else (each member's hardware-table row, the space's graphs, the
-supplementary encoding, the stack's GNN-free columns) is a constant closed over by `fn`; an op-id row is mapped to its architecture by a sorted
-lookup (`latpred.spaces.opindex`) and its graph gathered from the padded arrays
-(`graphs.gather_batch`), all in jnp, so `fn` composes with `jax.jit`, `jax.vmap` and `jax.grad`
-(with respect to `variables`).
+float array, so `fn` composes with `jax.jit`, `jax.vmap` and `jax.grad` (with respect to
+`variables`). Everything else (each member's hardware-table row, graph arrays, the supplementary
+encoding, the stack's GNN-free columns) is a constant closed over by `fn`. Inside `fn`, in jnp
+only: the graphs are built from the op ids (`graphs.from_ops`; by gathering the space's padded
+arrays where edges depend on the ops, NB201 'pruned'), and each row is looked up in the space's
+table of measured architectures (`latpred.spaces.opindex`).
 
-Architectures outside the space's table (FBNet networks that were not measured; their
-zero-cost proxies and the training devices' latencies, which the GNN and the stack read, exist
-only for measured networks) come out as NaN, never as a silent guess.
+Unmeasured architectures (FBNet has 9^22 networks, 5,000 measured). Two inputs exist only for
+measured ones: the supplementary encoding (FBNet's zero-cost proxies) and the stack's columns
+(the training devices' measured latencies). With `surrogate` (the default) an unmeasured
+network gets both from a least-squares fit on one-hot (slot, op) plus a constant, fitted on the
+measured networks (`measured`: which rows of the table count as measured; all by default): a
+per-layer additive model,
+exact for FLOPs, params and the compute-op count, approximate for proxies and latencies
+(`experiments/unmeasured.py` measures what it costs). Without it they come out NaN. Op ids
+outside the space's vocabulary always give NaN, never a silent guess.
 """
+
+from typing import Optional
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from latpred.adapt.ensemble import AdaptedEnsemble
 from latpred.spaces import graphs as graphs_lib
@@ -28,43 +38,85 @@ from latpred.spaces.opindex import OpIndex
 
 def variables_of(ens: AdaptedEnsemble) -> dict:
   """The pytree `fn` reads: members' parameters (stacked), ms lines, stack."""
-  members = ens.members
   stack = None
   if ens.stack is not None:
     stack = {"weights": jnp.asarray(ens.stack.weights, jnp.float32),
              "scale": jnp.asarray(ens.stack.scale, jnp.float32),
              "intercept": jnp.asarray(ens.stack.intercept, jnp.float32)}
-  return {"params": jax.tree_util.tree_map(lambda *x: jnp.stack(x), *[m.params for m in members]),
-          "scale_ms": jnp.asarray([m.scale_ms for m in members], jnp.float32),
+  return {"params": jax.tree_util.tree_map(lambda *x: jnp.stack(x),
+                                           *[m.params for m in ens.members]),
+          "scale_ms": jnp.asarray([m.scale_ms for m in ens.members], jnp.float32),
           "stack": stack}
 
 
-def ensemble_fn(model, space, supp_AxD, ens: AdaptedEnsemble, stack_basis_AxK=None):
+def onehot(ops_BxS, num_ops: int, xp=jnp):
+  """One-hot (slot, op) plus a constant 1, [B, S * num_ops + 1]."""
+  ops = xp.asarray(ops_BxS)
+  hot = (ops[:, :, None] == xp.arange(num_ops)[None, None, :]).reshape(len(ops), -1)
+  return xp.concatenate([hot.astype(xp.float32), xp.ones((len(ops), 1), xp.float32)], axis=1)
+
+
+def surrogate_weights(op_ids_AxS, num_ops: int, targets_AxK, fit_idx=None) -> np.ndarray:
+  """Least-squares weights [S * num_ops + 1, K]: `targets` from `onehot`, fitted on `fit_idx`
+  (default: every row)."""
+  rows = slice(None) if fit_idx is None else np.asarray(fit_idx)
+  x = onehot(np.asarray(op_ids_AxS)[rows], num_ops, np).astype(np.float64)
+  y = np.asarray(targets_AxK, np.float64)[rows]
+  return np.linalg.lstsq(x, y, rcond=None)[0].astype(np.float32)
+
+
+def ensemble_fn(model, space, supp_AxD, ens: AdaptedEnsemble, stack_basis_AxK=None, *,
+                surrogate: bool = True, measured: Optional[np.ndarray] = None):
   """(fn, variables) for `ens` on `space` (see the module docstring); a stacked ensemble needs
-  `stack_basis_AxK` (`stacking.basis` of its training devices)."""
+  `stack_basis_AxK` (`stacking.basis` of its training devices). `measured`: indices of the
+  architectures whose table inputs `fn` may read (default: all); the others are treated as
+  unmeasured (to measure what the surrogate costs on networks whose truth is known)."""
   if ens.stack is not None and stack_basis_AxK is None:
     raise ValueError("this adapted ensemble is stacked: pass stack_basis_AxK")
-  index = OpIndex(space.op_ids_AxS, len(space.ops))
-  arrays = graphs_lib.device_arrays(space.graph_set)
-  supp = jnp.asarray(supp_AxD, jnp.float32) if supp_AxD.shape[1] else None
-  basis = None if ens.stack is None else jnp.asarray(stack_basis_AxK, jnp.float32)
+  num_ops = len(space.ops)
+  measured = np.arange(space.num_archs) if measured is None else np.asarray(measured)
+  index = OpIndex(space.op_ids_AxS[measured], num_ops)
+  measured_j = jnp.asarray(measured, jnp.int32)
+  template = graphs_lib.op_template(space.graph_set, space.op_ids_AxS, num_ops)
+  arrays = graphs_lib.device_arrays(space.graph_set) if template is None else None
+  tables = [np.asarray(supp_AxD, np.float32)]
+  if ens.stack is not None:
+    tables.append(np.asarray(stack_basis_AxK, np.float32))
+  table = np.concatenate(tables, axis=1)  # [A, D (+ K)]: what only measured networks have
+  table_j = jnp.asarray(table)
+  weights = (jnp.asarray(surrogate_weights(space.op_ids_AxS, num_ops, table, measured))
+             if surrogate and table.shape[1] else None)
+  num_supp = supp_AxD.shape[1]
   hw_rows = jnp.asarray([m.hw_row for m in ens.members], jnp.int32)
 
   def fn(variables, ops_BxS):
-    idx, found = index.lookup(ops_BxS)
-    b = idx.shape[0]
-    graphs = graphs_lib.gather_batch(arrays, idx)
-    supp_b = None if supp is None else jnp.concatenate([supp[idx], jnp.zeros_like(supp[:1])])
+    ops = jnp.asarray(ops_BxS)
+    idx, found = index.lookup(ops)
+    idx = measured_j[idx]
+    valid = jnp.all((ops >= 0) & (ops < num_ops), axis=1)
+    safe_ops = jnp.clip(ops, 0, num_ops - 1)
+    if template is not None:
+      graphs, known = graphs_lib.from_ops(template, safe_ops), valid
+    else:
+      graphs, known = graphs_lib.gather_batch(arrays, idx), found
+    inputs = table_j[idx]
+    if weights is not None:
+      inputs = jnp.where(found[:, None], inputs, onehot(safe_ops, num_ops) @ weights)
+    else:
+      known = known & found
+    b = ops.shape[0]
+    supp = (jnp.concatenate([inputs[:, :num_supp], jnp.zeros((1, num_supp))])
+            if num_supp else None)
 
     def member(params, hw_row, line):
-      score = model.apply(params, graphs, hw_row, supp_b, train=False)[:b]
+      score = model.apply(params, graphs, hw_row, supp, train=False)[:b]
       return line[0] * score + line[1]
 
     ms = jax.vmap(member)(variables["params"], hw_rows, variables["scale_ms"]).mean(0)
     stack = variables["stack"]
     if stack is not None:
-      features = jnp.concatenate([ms[:, None], basis[idx]], axis=1)
+      features = jnp.concatenate([ms[:, None], inputs[:, num_supp:]], axis=1)
       ms = (features / stack["scale"][None, :]) @ stack["weights"] + stack["intercept"]
-    return jnp.where(found, ms, jnp.nan)
+    return jnp.where(known, ms, jnp.nan)
 
   return fn, variables_of(ens)

@@ -158,3 +158,74 @@ def gather_batch(arrays: dict, arch_idx_B) -> jraph.GraphsTuple:
       receivers=jnp.concatenate([receivers, pad]).astype(jnp.int32), globals=None,
       n_node=jnp.concatenate([jnp.full(b, n, jnp.int32), jnp.ones(1, jnp.int32)]),
       n_edge=jnp.concatenate([n_edge, jnp.asarray([b * e + 1], jnp.int32) - n_edge.sum()]))
+
+
+@dataclasses.dataclass(frozen=True)
+class OpTemplate:
+  """How a space's graphs follow from op ids alone (`op_template`), for `from_ops`."""
+
+  senders_E: np.ndarray
+  receivers_E: np.ndarray
+  edge_mask_E: np.ndarray
+  slot_N: np.ndarray  # op slot of each node, -1 for a fixed node (input / output)
+  fixed_type_N: np.ndarray  # node type of fixed nodes (0 elsewhere)
+  fixed_feats_NxF: np.ndarray  # features of fixed nodes (0 elsewhere)
+  feats_SxOxF: np.ndarray  # features of a node holding op o in slot s
+  type_offset: int  # node type of op id 0
+
+
+def op_template(graph_set: GraphSet, op_ids_AxS: np.ndarray, num_ops: int,
+                atol: float = 1e-6) -> Optional[OpTemplate]:
+  """The template when every graph's edges are the same and each node's type and features
+  follow from one op slot (FBNet; NB201 'full'), else None (NB201 'pruned': edges follow ops).
+  Node features of a (slot, op) are read from the table and checked to be the same in every
+  architecture that has them."""
+  g, ops = graph_set, np.asarray(op_ids_AxS)
+  if not all((x == x[:1]).all() for x in (g.senders_AxE, g.receivers_AxE, g.edge_mask_AxE)):
+    return None
+  offset = None
+  n, f = g.num_nodes, g.node_feats_AxNxF.shape[2]
+  slot = np.full(n, -1)
+  fixed_type, fixed_feats = np.zeros(n, np.int32), np.zeros((n, f), np.float32)
+  feats = np.zeros((ops.shape[1], num_ops, f), np.float32)
+  for node in range(n):
+    types, node_feats = g.node_types_AxN[:, node], g.node_feats_AxNxF[:, node]
+    if (types == types[0]).all():
+      if np.abs(node_feats - node_feats[0]).max(initial=0) > atol:
+        return None
+      fixed_type[node], fixed_feats[node] = types[0], node_feats[0]
+      continue
+    match = [s for s in range(ops.shape[1]) if len(np.unique(types - ops[:, s])) == 1]
+    if not match:
+      return None
+    slot[node] = match[0]
+    offset = int(types[0] - ops[0, match[0]])
+    for o in range(num_ops):
+      rows = node_feats[ops[:, match[0]] == o]
+      if len(rows):
+        if np.abs(rows - rows[0]).max() > atol:
+          return None
+        feats[match[0], o] = rows[0]
+  if offset is None:
+    return None
+  return OpTemplate(g.senders_AxE[0], g.receivers_AxE[0], g.edge_mask_AxE[0], slot, fixed_type,
+                    fixed_feats, feats, offset)
+
+
+def from_ops(template: OpTemplate, ops_BxS) -> jraph.GraphsTuple:
+  """`gather_batch`'s batch built from op ids alone (jittable), for any valid op ids."""
+  ops = jnp.asarray(ops_BxS)
+  b = ops.shape[0]
+  slot = jnp.asarray(template.slot_N)
+  node_ops = ops[:, jnp.clip(slot, 0, None)]  # [B, N]
+  is_op = (slot >= 0)[None, :]
+  types = jnp.where(is_op, node_ops + template.type_offset,
+                    jnp.asarray(template.fixed_type_N)[None, :]).astype(jnp.int32)
+  feats = jnp.where(is_op[..., None],
+                    jnp.asarray(template.feats_SxOxF)[jnp.clip(slot, 0, None)[None, :], node_ops],
+                    jnp.asarray(template.fixed_feats_NxF)[None])
+  arrays = {"types": types, "feats": feats,
+            **{k: jnp.broadcast_to(jnp.asarray(v)[None], (b, len(v))) for k, v in (
+                ("senders", template.senders_E), ("receivers", template.receivers_E),
+                ("mask", template.edge_mask_E))}}
+  return gather_batch(arrays, jnp.arange(b))

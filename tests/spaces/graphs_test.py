@@ -77,3 +77,18 @@ def test_build_graph_set_requires_equal_node_counts():
   g2 = (np.zeros(4, np.int32), np.array([0]), np.array([1]))
   with pytest.raises(ValueError, match="same node count"):
     graphs.build_graph_set([g1, g2])
+
+
+@pytest.mark.parametrize("space_name,variant", [("fbnet", "chain"), ("fbnet", "identity"),
+                                                ("nb201", "full"), ("nb201", "pruned")])
+def test_graphs_from_op_ids_equal_the_gathered_ones(data_dir, space_name, variant):
+  space = load_space(space_name, data_dir, variant)
+  template = graphs.op_template(space.graph_set, space.op_ids_AxS, len(space.ops))
+  if variant == "pruned":  # edges follow the ops: no template
+    assert template is None
+    return
+  idx = np.array([3, 77, 1000, 0])
+  built = graphs.from_ops(template, space.op_ids_AxS[idx])
+  gathered = graphs.gather_batch(graphs.device_arrays(space.graph_set), idx)
+  for a, b in zip(jax.tree_util.tree_leaves(built), jax.tree_util.tree_leaves(gathered)):
+    np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
