@@ -1,8 +1,9 @@
 """Latency-constrained architecture search with an adapted predictor as the latency model.
 
   from latpred.apps.search import regularized_evolution
-  ms = predictor.predict_ms_indices(np.arange(space.num_archs), "my_device")   # or any callable
-  result = regularized_evolution(space, lambda idx: ms[idx], my_accuracy, budget_ms=10.0)
+  fn, variables = predictor.predict_fn("my_device")       # or any callable of op ids
+  latency = jax.jit(lambda ops: fn(variables, ops))       # op ids int32 [n, S] -> ms [n]
+  result = regularized_evolution(space, latency, my_accuracy, budget_ms=10.0)
   result.best        # [(arch name, accuracy, predicted ms)], best first, all within budget
 
 Regularized evolution (Real et al., AAAI 2019) under a latency budget: the population holds only
@@ -11,10 +12,12 @@ mutates the most accurate one, and replaces the oldest member when the child mee
 `accuracy_fn` is yours (a trained supernet, a benchmark lookup, a training run); it receives
 architecture names and is called once per distinct architecture.
 
-Mutation: NB201 changes one of the six edge ops (the whole space of 15,625 cells is reachable).
-FBNet's space has 9^22 networks but latency data (and thus the predictor's graphs) exist for the
-5,000 measured ones, so its mutation moves to a measured network at the smallest Hamming distance
-from the parent (ties at random): the search covers those 5,000.
+Candidates are op-id rows (`SearchSpace.op_ids`). Mutation changes one slot's op (an NB201 edge,
+an FBNet layer) to another, so the whole space is reachable: NB201's 15,625 cells and FBNet's
+9^22 networks, of which 5,000 are measured (the predictor covers the others through its
+surrogate, `latpred.adapt.pure`; the initial population is drawn uniformly from the space).
+`measured_only=True` keeps the search on the space's table: FBNet's mutation then moves to a
+measured network at the smallest Hamming distance from the parent (ties at random).
 
 HELP's candidate rule: `first_k_choice` (predictions only) and `verified_first_k_choice` (the
 same rule, spending a few measurements on the device where they can change the choice).
@@ -25,7 +28,7 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from latpred.spaces import SearchSpace, fbnet, nb201
+from latpred.spaces import SearchSpace
 
 
 @dataclasses.dataclass(frozen=True)
@@ -36,101 +39,122 @@ class SearchResult:
   infeasible_proposals: int  # children rejected by the latency budget
 
 
-def _op_matrix(space: SearchSpace) -> np.ndarray:
-  if space.name == "nb201":
-    return np.array([[nb201.OPS.index(o) for o in nb201.parse(a)] for a in space.arch_names])
-  return np.stack([fbnet.parse(a) for a in space.arch_names])
+MAX_INITIAL_DRAWS = 20_000  # random rows tried for the initial population (whole space)
 
 
-def make_mutation(space: SearchSpace) -> Callable[[int, np.random.Generator], int]:
-  """mutate(arch index, rng) -> a different architecture index (see the module docstring)."""
-  ops = _op_matrix(space)
-  if space.name == "nb201":
-    lookup = {tuple(row): i for i, row in enumerate(ops)}
+def _covers_space(space: SearchSpace) -> bool:
+  """Whether the space's table holds every architecture (NB201 does)."""
+  return space.num_archs == len(space.ops) ** space.num_slots
 
-    def mutate(i, rng):
-      row = ops[i].copy()
-      edge = rng.integers(row.size)
-      row[edge] = rng.choice([o for o in range(len(nb201.OPS)) if o != row[edge]])
-      return lookup[tuple(row)]
+
+def make_mutation(space: SearchSpace, measured_only: bool = False
+                  ) -> Callable[[np.ndarray, np.random.Generator], np.ndarray]:
+  """mutate(op-id row, rng) -> a different row (see the module docstring)."""
+  num_ops = len(space.ops)
+  if not measured_only or _covers_space(space):
+    def mutate(row, rng):
+      row = np.array(row, np.int32)
+      slot = rng.integers(row.size)
+      row[slot] = rng.choice([o for o in range(num_ops) if o != row[slot]])
+      return row
     return mutate
 
-  def mutate(i, rng):
-    dist = (ops != ops[i]).sum(1)
-    dist[i] = ops.shape[1] + 1
-    nearest = np.flatnonzero(dist == dist.min())
-    return int(rng.choice(nearest))
-  return mutate
+  table = space.op_ids_AxS
+
+  def nearest(row, rng):
+    dist = (table != np.asarray(row)[None, :]).sum(1)
+    dist[dist == 0] = table.shape[1] + 1
+    return table[rng.choice(np.flatnonzero(dist == dist.min()))].copy()
+  return nearest
+
+
+def _initial_rows(space: SearchSpace, rng, batch: int, measured_only: bool):
+  """Batches of candidate rows for the initial population."""
+  if measured_only or _covers_space(space):
+    order = rng.permutation(space.num_archs)
+    for start in range(0, space.num_archs, batch):
+      yield space.op_ids_AxS[order[start:start + batch]]
+    return
+  for _ in range(0, MAX_INITIAL_DRAWS, batch):
+    yield rng.integers(0, len(space.ops), (batch, space.num_slots)).astype(np.int32)
 
 
 def regularized_evolution(space: SearchSpace, latency_ms_fn: Callable[[np.ndarray], np.ndarray],
                           accuracy_fn: Callable[[Sequence[str]], Sequence[float]],
                           budget_ms: float, *, population: int = 50, sample_size: int = 10,
-                          cycles: int = 300, top_k: int = 5, seed: int = 0) -> SearchResult:
+                          cycles: int = 300, top_k: int = 5, seed: int = 0,
+                          measured_only: bool = False) -> SearchResult:
   """Maximises `accuracy_fn` over architectures whose `latency_ms_fn` (predicted ms) is within
   `budget_ms`.
 
   Args:
-    latency_ms_fn: architecture indices [n] -> predicted latency in ms [n].
-    accuracy_fn: architecture names -> accuracies (higher is better).
+    latency_ms_fn: op ids int32 [n, S] -> predicted latency in ms [n] (NaN counts as over).
+    accuracy_fn: architecture names (`SearchSpace.names_of`) -> accuracies (higher is better).
+    measured_only: search the space's table of measured architectures only.
   Raises:
-    ValueError: bad settings, or no architecture of a random draw meets the budget.
+    ValueError: bad settings, or no architecture of the initial draws meets the budget.
   """
   if not budget_ms > 0:
     raise ValueError(f"budget_ms must be positive, got {budget_ms}")
   if not 1 <= sample_size <= population or cycles < 0 or top_k < 1:
     raise ValueError("need 1 <= sample_size <= population, cycles >= 0, top_k >= 1")
   rng = np.random.default_rng(seed)
-  mutate = make_mutation(space)
-  latency, accuracy = {}, {}
+  mutate = make_mutation(space, measured_only)
+  latency, accuracy, names = {}, {}, {}  # keyed by the row's bytes
 
-  def lat(idx):
-    todo = [i for i in idx if i not in latency]
+  def lat(rows):
+    keys = [r.tobytes() for r in rows]
+    todo = [(k, r) for k, r in dict(zip(keys, rows)).items() if k not in latency]
     if todo:
-      for i, v in zip(todo, np.asarray(latency_ms_fn(np.array(todo, np.int64)), np.float64)):
-        latency[i] = float(v)
-    return [latency[i] for i in idx]
+      values = np.asarray(latency_ms_fn(np.stack([r for _, r in todo])), np.float64)
+      for (k, r), v in zip(todo, values):
+        latency[k] = float(v) if np.isfinite(v) else np.inf
+        names[k] = space.names_of(r[None])[0]
+    return [latency[k] for k in keys]
 
-  def acc(idx):
-    todo = [i for i in idx if i not in accuracy]
+  def acc(keys):
+    todo = list(dict.fromkeys(k for k in keys if k not in accuracy))
     if todo:
-      values = accuracy_fn([space.arch_names[i] for i in todo])
+      values = accuracy_fn([names[k] for k in todo])
       if len(values) != len(todo):
         raise ValueError(f"accuracy_fn returned {len(values)} values for {len(todo)} "
                          "architectures")
       accuracy.update(zip(todo, map(float, values)))
-    return [accuracy[i] for i in idx]
 
   # Initial population: random feasible architectures (drawn in batches).
-  order = rng.permutation(space.num_archs)
-  pop = []
-  for start in range(0, space.num_archs, 4 * population):
-    chunk = order[start:start + 4 * population].tolist()
-    pop += [i for i, ms in zip(chunk, lat(chunk)) if ms <= budget_ms][:population - len(pop)]
+  pop, rows = [], {}
+  for batch in _initial_rows(space, rng, 4 * population, measured_only):
+    for row, ms in zip(batch, lat(batch)):
+      k = row.tobytes()
+      if ms <= budget_ms and k not in rows and len(pop) < population:
+        pop.append(k)
+        rows[k] = row
     if len(pop) == population:
       break
   if not pop:
     raise ValueError(f"no architecture is predicted to meet {budget_ms} ms")
   acc(pop)
-  history = list(dict.fromkeys(pop))
+  history = list(pop)
   rejected = 0
   for _ in range(cycles):
     contenders = rng.choice(len(pop), min(sample_size, len(pop)), replace=False)
-    parent = max((pop[c] for c in contenders), key=lambda i: accuracy[i])
-    child = mutate(parent, rng)
+    parent = max((pop[c] for c in contenders), key=lambda k: accuracy[k])
+    child = mutate(rows[parent], rng)
+    k = child.tobytes()
     if lat([child])[0] > budget_ms:
       rejected += 1
       continue
-    acc([child])
-    if child not in history:
-      history.append(child)
-    pop.append(child)
+    rows[k] = child
+    acc([k])
+    if k not in history:
+      history.append(k)
+    pop.append(k)
     if len(pop) > population:
       pop.pop(0)
-  ranked = sorted(history, key=lambda i: -accuracy[i])[:top_k]
-  best = [(space.arch_names[i], accuracy[i], latency[i]) for i in ranked]
-  return SearchResult(best, [(space.arch_names[i], accuracy[i], latency[i]) for i in history],
-                      len(accuracy), rejected)
+  entry = lambda k: (names[k], accuracy[k], latency[k])  # noqa: E731
+  ranked = sorted(history, key=lambda k: -accuracy[k])[:top_k]
+  return SearchResult([entry(k) for k in ranked], [entry(k) for k in history], len(accuracy),
+                      rejected)
 
 
 def first_k_choice(predicted_ms, accuracy, budget_ms: float, keep: int = 3):

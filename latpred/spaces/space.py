@@ -74,6 +74,12 @@ class SearchSpace:
     rows = [self._op_row(a) for a in archs]
     return np.stack(rows).astype(np.int32) if rows else np.zeros((0, self.num_slots), np.int32)
 
+  def names_of(self, ops_BxS) -> list[str]:
+    """Canonical names (as `arch_names`) of op-id rows, measured or not."""
+    if self.name == "nb201":
+      return [nb201.to_string([nb201.OPS[i] for i in row]) for row in np.asarray(ops_BxS)]
+    return [fbnet.to_string(row) for row in np.asarray(ops_BxS)]
+
   @property
   def num_slots(self) -> int:
     return len(nb201.EDGES) if self.name == "nb201" else fbnet.NUM_LAYERS
