@@ -1,4 +1,8 @@
-"""Host-side training loops around the pure steps: batching, shuffling, progress, NaN checks."""
+"""Host-side training loops around the pure steps: batching, shuffling, progress, NaN checks.
+
+The losses stay on the device during an epoch (no host sync per step, so the host can batch the
+next step while the device runs this one); their finiteness is checked once per epoch.
+"""
 
 import math
 from typing import Callable, Optional
@@ -15,6 +19,20 @@ def _pad_rows(x, rows):
   out = np.zeros((rows,) + x.shape[1:], x.dtype)
   out[:len(x)] = x
   return out
+
+
+def check_finite(step_losses: list, epoch: int) -> np.ndarray:
+  """The epoch's losses on the host ([steps] or [steps, runs]), one transfer.
+
+  Raises:
+    FloatingPointError: a non-finite loss, naming the epoch and its first such step.
+  """
+  values = np.asarray(jnp.stack(step_losses))
+  bad = ~np.isfinite(values.reshape(len(values), -1)).all(1)
+  if bad.any():
+    step = int(np.argmax(bad))
+    raise FloatingPointError(f"non-finite loss {values[step]} at epoch {epoch}, step {step}")
+  return values
 
 
 def fit(model, params, graph_set, supp_AxD, hw_ids_H, latency_HxA, arch_idx, *, epochs: int,
@@ -56,11 +74,8 @@ def fit(model, params, graph_set, supp_AxD, hw_ids_H, latency_HxA, arch_idx, *, 
       key, sub = jax.random.split(key)
       params, opt_state, loss = steps.train_step(model, optimizer, params, opt_state, g, supp,
                                                  hw_ids_H, lat, sub)
-      loss = float(loss)
-      if not np.isfinite(loss):
-        raise FloatingPointError(f"non-finite loss {loss} at epoch {epoch}, step {step}")
       losses.append(loss)
-    history.append(float(np.mean(losses)))
+    history.append(float(np.mean(check_finite(losses, epoch))))
     if progress:
       progress(epoch, history[-1])
   return params, history
@@ -93,6 +108,7 @@ def fit_runs(model, params_K: list, graph_set, supp_AxD, hw_ids_KxH, latency_KxH
   keys = [jax.random.PRNGKey(s) for s in seeds_K]
   for epoch in range(epochs):
     orders = [rng.permutation(np.asarray(a)) for rng, a in zip(rngs, arch_idx_K)]
+    losses = []
     for step, chunk in enumerate(graphs_lib.batches(n, batch_size)):
       idx = [o[chunk] for o in orders]
       g = jax.tree_util.tree_map(lambda *x: np.stack(x),
@@ -108,9 +124,8 @@ def fit_runs(model, params_K: list, graph_set, supp_AxD, hw_ids_KxH, latency_KxH
         subs.append(sub)
       params, opt_state, loss = steps.train_step_runs(model, optimizer, params, opt_state, g,
                                                       supp, hw_ids, lat, jnp.stack(subs))
-      if not np.isfinite(np.asarray(loss)).all():
-        raise FloatingPointError(f"non-finite loss {np.asarray(loss)} at epoch {epoch}, "
-                                 f"step {step}")
+      losses.append(loss)
+    check_finite(losses, epoch)
   return [jax.tree_util.tree_map(lambda x, k=k: x[k], params) for k in range(len(params_K))]
 
 
