@@ -103,13 +103,13 @@ def residual_gp(basis, groups, names, picks, y):
 
 
 def relative_stack(basis, picks, y):
-  x, ys = basis[picks], y[picks]
-  scale = np.where(x.std(0) > 0, x.std(0), 1.0)
-  design = np.column_stack([x / scale, np.ones(len(ys))]) / ys[:, None]
+  live = basis[picks].std(0) > 0  # as the landed stack: constant columns get no weight
+  x, ys = basis[:, live] / basis[picks][:, live].std(0), y[picks]
+  design = np.column_stack([x[picks], np.ones(len(ys))]) / ys[:, None]
   lower = np.r_[np.zeros(x.shape[1]), -np.inf]
   w = scipy.optimize.lsq_linear(design, np.ones(len(ys)), bounds=(lower, np.inf),
                                 method="bvls").x
-  return np.column_stack([basis / scale, np.ones(len(basis))]) @ w
+  return np.column_stack([x, np.ones(len(x))]) @ w
 
 
 def setup(name, m):
