@@ -75,7 +75,8 @@ def _gls_nnls(chol, x, y):
 
 def residual_gp(basis, groups, names, picks, y):
   ys = y[picks] / y[picks].mean()
-  xn = basis / np.maximum(basis[picks].std(0), 1e-12)
+  live = basis[picks].std(0) > 0  # as the landed stack: constant columns get no weight
+  xn = basis[:, live] / basis[picks][:, live].std(0)
   feats = [groups[n][picks] for n in names]
   grams = [f @ f.T for f in feats]
 
