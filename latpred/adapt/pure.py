@@ -102,7 +102,7 @@ def ensemble_fn(model, space, supp_AxD, ens: AdaptedEnsemble, stack_basis_AxK=No
     inputs = table_j[idx]
     if weights is not None:
       inputs = jnp.where(found[:, None], inputs, onehot(safe_ops, num_ops) @ weights)
-    else:
+    elif table.shape[1]:  # inputs only measured networks have, and no surrogate
       known = known & found
     b = ops.shape[0]
     supp = (jnp.concatenate([inputs[:, :num_supp], jnp.zeros((1, num_supp))])
