@@ -99,3 +99,18 @@ def test_fbnet_measured_networks_match_and_unmeasured_ones_use_the_surrogate(dat
           variables | {"stack": None}, space.op_ids_AxS[idx]),
       np.mean([a * loop.predict(model, m.params, space.graph_set, supp, m.hw_row, idx) + b
                for m in members for a, b in [m.scale_ms]], 0), rtol=1e-4)
+
+
+def test_predict_ms_compiles_once_per_power_of_two_chunk(adapted_nb201):
+  from jax import monitoring
+  p = adapted_nb201
+  p.predict_ms_indices(np.arange(16), "fpga")  # builds the function, compiles size 16
+  compiles = []
+  monitoring.register_event_duration_secs_listener(
+      lambda name, *_, **__: compiles.append(name)
+      if name == "/jax/core/compile/backend_compile_duration" else None)
+  p.predict_ms_indices(np.arange(100, 116), "fpga")  # 16: cached
+  p.predict_ms_indices(np.arange(9), "fpga")  # padded to 16: cached
+  p.predict_ms_indices(np.arange(5), "fpga")  # padded to 8: one compilation
+  p.predict_ms_indices(np.arange(6, 13), "fpga")  # 8: cached
+  assert len(compiles) == 1
