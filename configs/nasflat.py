@@ -25,9 +25,8 @@ GNN, the training devices' latencies and FLOPs/params/op count; FT1 0.771 -> 0.8
 0.904, N1g/N4g -0.003/-0.007).
 
 Expected (benchmark v2, README "Results"; 2-core CPU; m = 20, all architectures, mean over
-targets and 3 trials): ND 0.971, FD 0.982, F1 0.872, F2 0.901, FA 0.738 Spearman, 85.5 % of
-the paper tasks' architectures within ±10 % (F3 and F4 not yet rerun under v2; v1 gave 0.901 and
-0.804). Wall time: pretraining grows linearly with training devices (about 2.5 s per device and
+targets and 3 trials): ND 0.971, FD 0.982, F1 0.872, F2 0.901, F3 0.906, F4 0.793, FA 0.738
+Spearman (mean 0.880), 85.7 % of the paper tasks' architectures within ±10 %. Wall time: pretraining grows linearly with training devices (about 2.5 s per device and
 ensemble member at 512 architectures x 20 epochs, uncontended); transfer with the stack costs
 about 5 s per target at 20 samples.
 """
