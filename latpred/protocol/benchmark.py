@@ -15,6 +15,7 @@ import json
 import multiprocessing
 import pathlib
 import time
+import traceback
 
 import numpy as np
 
@@ -128,6 +129,7 @@ def _task_worker(config, workdir, methods, name, sample_counts, overwrite, task_
         progress=lambda line: print(line, flush=True), overwrite=overwrite,
         task_trials={k: v for k, v in task_trials.items() if k == name}, tables=False)
   except Exception as e:  # noqa: BLE001 - reported by the parent with the task's name
+    traceback.print_exc()  # the worker's stderr keeps where it failed
     return f"{type(e).__name__}: {e}"
   return ""
 
