@@ -26,9 +26,10 @@ GNN, the training devices' latencies and FLOPs/params/op count; FT1 0.771 -> 0.8
 
 Expected (benchmark v2, README "Results"; 2-core CPU; m = 20, all architectures, mean over
 targets and 3 trials): ND 0.971, FD 0.982, F1 0.872, F2 0.901, F3 0.906, F4 0.793, FA 0.738
-Spearman (mean 0.880), 85.7 % of the paper tasks' architectures within ±10 %. Wall time: pretraining grows linearly with training devices (about 2.5 s per device and
-ensemble member at 512 architectures x 20 epochs, uncontended); transfer with the stack costs
-about 5 s per target at 20 samples.
+Spearman (mean 0.880), 85.7 % of the paper tasks' architectures within ±10 %. Wall time:
+pretraining grows linearly with training devices (about 2.5 s per device and ensemble member
+at 512 architectures x 20 epochs, uncontended); transfer with the stack costs about 5 s per
+target at 20 samples.
 """
 
 import ml_collections
@@ -107,6 +108,13 @@ def get_config(arg: str = "") -> ml_collections.ConfigDict:
   # Baselines (latpred.baselines; the nasflat method ignores these)
   c.baselines = ml_collections.ConfigDict()
   c.baselines.help_episodes = 2000  # HELP's meta-training episodes (its default)
+
+  # Devices (latpred.train.mesh; belongs to no signature: where a result is computed, not what).
+  # -1: all devices (every process's under jax.distributed); 1: one. With several, independent
+  # runs (pretraining trials x members; a target's members x folds) are one vmapped program
+  # sharded over them; with one they run one after the other (faster on one CPU: docs/vmap.md).
+  c.parallel = ml_collections.ConfigDict()
+  c.parallel.devices = -1
 
   if arg == "smoke":
     c.pretrain.samples, c.pretrain.epochs, c.transfer.epochs = 32, 2, 2

@@ -20,7 +20,9 @@ warnings.filterwarnings("ignore", category=DeprecationWarning)
 from latpred.protocol import benchmark  # noqa: E402
 from latpred.protocol.records import StaleResultsError  # noqa: E402
 from latpred.protocol import config as config_lib  # noqa: E402
+from latpred.protocol import launch  # noqa: E402
 
+_DISTRIBUTED = launch.define_flags()
 _DEFAULT_CONFIG = pathlib.Path(__file__).resolve().parents[1] / "configs" / "nasflat.py"
 _CONFIG = config_flags.DEFINE_config_file("config", str(_DEFAULT_CONFIG), lock_config=True)
 _METHODS = flags.DEFINE_list("methods", ["nasflat"], "Methods to run.")
@@ -39,6 +41,7 @@ _OVERWRITE = flags.DEFINE_bool("overwrite", False, "Recompute cells whose stored
 def main(argv):
   del argv
   logging.set_verbosity(logging.WARNING)
+  launch.initialize(_DISTRIBUTED)
   config = _CONFIG.value
   with config.unlocked():
     config.num_trials = _TRIALS.value

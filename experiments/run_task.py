@@ -16,9 +16,11 @@ from ml_collections import config_flags
 warnings.filterwarnings("ignore", category=DeprecationWarning)
 
 from latpred.protocol import config as config_lib  # noqa: E402
+from latpred.protocol import launch  # noqa: E402
 from latpred.protocol import runner  # noqa: E402
 from latpred.protocol.records import StaleResultsError  # noqa: E402
 
+_DISTRIBUTED = launch.define_flags()
 _DEFAULT_CONFIG = pathlib.Path(__file__).resolve().parents[1] / "configs" / "nasflat.py"
 _CONFIG = config_flags.DEFINE_config_file("config", str(_DEFAULT_CONFIG), lock_config=True)
 _WORKDIR = flags.DEFINE_string("workdir", None, "Output directory (rerun it to resume).",
@@ -30,8 +32,10 @@ _OVERWRITE = flags.DEFINE_bool("overwrite", False, "Discard results in --workdir
 def main(argv):
   del argv
   logging.set_verbosity(logging.WARNING)  # orbax logs every save/restore at INFO
+  launch.initialize(_DISTRIBUTED)  # several processes: jax.distributed (flags in --help)
   import jax
-  print(f"jax {jax.__version__} on {jax.devices()}")
+  print(f"jax {jax.__version__}, process {jax.process_index()}/{jax.process_count()}, "
+        f"devices {jax.devices()}")
   try:
     results = runner.run(_CONFIG.value, _WORKDIR.value, overwrite=_OVERWRITE.value)
   except StaleResultsError as e:

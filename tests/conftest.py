@@ -72,3 +72,34 @@ def tiny_nb201(data_dir):
   g = graphs.batch(space.graph_set, np.arange(4), 4)
   params = model.init({"params": jax.random.PRNGKey(0)}, g, 0, supp[:5])
   return space, table, model, supp, params
+
+
+_COMPILE_COUNTERS = []  # lists receiving one entry per XLA compilation while active
+
+
+def _on_event(name, *_, **__):
+  if name == "/jax/core/compile/backend_compile_duration":
+    for counter in _COMPILE_COUNTERS:
+      counter.append(name)
+
+
+@pytest.fixture
+def count_compiles():
+  """count_compiles() -> a context manager yielding a list that gets one entry per XLA
+  compilation inside it (one listener for the whole session: JAX cannot remove one)."""
+  import contextlib
+  from jax import monitoring
+  if not getattr(_on_event, "registered", False):
+    monitoring.register_event_duration_secs_listener(_on_event)
+    _on_event.registered = True
+
+  @contextlib.contextmanager
+  def counting():
+    compiles = []
+    _COMPILE_COUNTERS.append(compiles)
+    try:
+      yield compiles
+    finally:
+      _COMPILE_COUNTERS.remove(compiles)
+
+  return counting

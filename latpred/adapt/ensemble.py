@@ -8,6 +8,7 @@ import numpy as np
 from latpred.adapt import stacking
 from latpred.adapt.transfer import FineTune, adapt_runs
 from latpred.train import loop
+from latpred.train.mesh import Runs
 
 
 def stacks(transfer_config, num_samples: int) -> bool:
@@ -57,10 +58,11 @@ class AdaptedEnsemble:
 def adapt_ensemble(model, members: Sequence, graph_set, supp_AxD, target_hw: Optional[int],
                    samples, sample_latency_ms, train_hw_ids, train_latency_HxA,
                    fine_tune: FineTune, *, seed: int, stack_basis_AxK=None,
-                   stack_folds: int = 5) -> AdaptedEnsemble:
+                   stack_folds: int = 5, placement: Runs = Runs()) -> AdaptedEnsemble:
   """Adapts every pretrained member (`adapt`, member k with seed + 7919 k); with
   `stack_basis_AxK`, also fits the stack (`latpred.stacking`) on the samples, the GNN column
-  cross-fitted over `stack_folds` folds (each fold re-adapts every member without it)."""
+  cross-fitted over `stack_folds` folds (each fold re-adapts every member without it). The
+  members x folds fine-tunes run as `placement` says (`transfer.adapt_runs`)."""
   samples = np.asarray(samples)
   y = np.asarray(sample_latency_ms, np.float64)
   m, k = len(samples), len(members)
@@ -71,7 +73,7 @@ def adapt_ensemble(model, members: Sequence, graph_set, supp_AxD, target_hw: Opt
   runs = [(params, samples[pos], y[pos], seed + 7919 * j)
           for pos in subsets for j, params in enumerate(members)]
   adapted = adapt_runs(model, runs, graph_set, supp_AxD, target_hw, train_hw_ids,
-                       train_latency_HxA, fine_tune)
+                       train_latency_HxA, fine_tune, placement)
   fits = {tuple(pos): AdaptedEnsemble(adapted[i * k:(i + 1) * k])
           for i, pos in enumerate(subsets)}
   full = fits[tuple(subsets[0])]

@@ -8,6 +8,7 @@ import numpy as np
 
 from latpred import metrics
 from latpred.train import loop
+from latpred.train import mesh as mesh_lib
 
 ROW_INITS = ("copy", "random")
 
@@ -69,12 +70,14 @@ def adapt(model, pretrained, graph_set, supp_AxD, target_hw: Optional[int], samp
 
 
 def adapt_runs(model, runs, graph_set, supp_AxD, target_hw: Optional[int], train_hw_ids,
-               train_latency_HxA, fine_tune: "FineTune") -> list:
+               train_latency_HxA, fine_tune: "FineTune",
+               placement: mesh_lib.Runs = mesh_lib.Runs()) -> list:
   """`adapt` for each run (pretrained params, samples, their latency in ms, seed), [Adapted].
 
-  With `fine_tune.vmapped`, runs with the same number of samples are fine-tuned together as one
-  vmapped program (`loop.fit_runs`); by default one after the other, which measured faster on
-  the 2-core CPU (docs/vmap.md).
+  With a mesh (`placement`, from config.parallel) or `fine_tune.vmapped`, runs with the same
+  number of samples are fine-tuned together as one vmapped program (`loop.fit_runs`), sharded
+  over the mesh's devices; on one device, by default one after the other, which measured faster
+  on the 2-core CPU (docs/vmap.md).
   """
   if fine_tune.row_init not in ROW_INITS:
     raise ValueError(f"row_init={fine_tune.row_init!r}; valid: {', '.join(ROW_INITS)}")
@@ -93,7 +96,7 @@ def adapt_runs(model, runs, graph_set, supp_AxD, target_hw: Optional[int], train
   opt = dict(epochs=fine_tune.epochs, batch_size=fine_tune.batch_size, lr=fine_tune.lr,
              weight_decay=fine_tune.weight_decay, final_lr=fine_tune.final_lr,
              freeze=fine_tune.freeze)
-  if fine_tune.epochs and not fine_tune.vmapped:
+  if fine_tune.epochs and not (fine_tune.vmapped or placement.vmapped):
     trained = [loop.fit(model, params, graph_set, supp_AxD, [row], lat, samples, seed=run[3],
                         **opt)[0] for (params, _, row, lat, samples), run in zip(starts, runs)]
   elif fine_tune.epochs:
@@ -102,7 +105,7 @@ def adapt_runs(model, runs, graph_set, supp_AxD, target_hw: Optional[int], train
       out = loop.fit_runs(model, [starts[i][0] for i in group], graph_set, supp_AxD,
                           [[starts[i][2]] for i in group], [starts[i][3] for i in group],
                           [starts[i][4] for i in group], seeds_K=[runs[i][3] for i in group],
-                          **opt)
+                          runs=placement, **opt)
       for i, params in zip(group, out):
         trained[i] = params
   adapted = []

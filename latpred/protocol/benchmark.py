@@ -4,6 +4,9 @@ the share within ±10 % and the median error, and a plot of each against m.
 Pretraining does not depend on the number of target samples, so each task pretrains once per
 trial and every sample count reuses that checkpoint.
 
+Under jax.distributed the tasks are split over the processes the same way (whole tasks, each on
+its process's own devices), and process 0 reads the cells back and writes the tables.
+
 With `workers` > 1 the tasks are computed by that many processes, one whole task per process at
 a time (no two processes ever work on the same task's folders); the tables are then read back
 from the records by the calling process. The training loops are partly dispatch-bound, so two
@@ -17,12 +20,14 @@ import pathlib
 import time
 import traceback
 
+import jax
 import numpy as np
 
 from latpred import metrics
 from latpred.data import load_latency_table
 from latpred.protocol import baseline_runner, plots, runner, tasks
 from latpred.spaces import load_space
+from latpred.train import mesh
 
 # NASFLAT §9 reference SRCC at 20 samples (NASFLAT's own column was scored on architectures
 # 0-127 with chained fine-tuning; HELP and MultiPredict on all architectures).
@@ -61,12 +66,15 @@ def gnn_run(result: dict) -> dict:
 
 def run(config, workdir, methods, task_names, sample_counts, progress=print,
         overwrite: bool = False, task_trials=None, workers: int = 1,
-        tables: bool = True) -> list[dict]:
+        tables: bool = True, placement=None) -> list[dict]:
   """Runs every (method, task, samples) and writes benchmark.json / benchmark.md (rewritten
   after every finished cell) and the PNGs (at the end).
 
   `workers` > 1: the tasks are first computed in that many processes (`compute_in_workers`),
   then read back here. `tables=False` writes no benchmark.json/md or plots (a worker's run).
+  Under jax.distributed (several processes), the tasks are split over the processes
+  (`compute_over_processes`) and process 0 reads every cell back and writes the tables; the
+  others return []. `placement`: the devices of a process-owned task (`runner.run`).
 
   `task_trials` {task: trials} overrides config.num_trials for those tasks; `SINGLE_TRIAL`
   methods run trial 0 only. `nasflat_gnn` comes from the nasflat runs (nasflat runs when either
@@ -88,6 +96,12 @@ def run(config, workdir, methods, task_names, sample_counts, progress=print,
   if workers > 1 and len(task_names) > 1:
     compute_in_workers(config, workdir, methods, task_names, sample_counts, overwrite,
                        task_trials, workers, progress)
+  if jax.process_count() > 1 and placement is None:  # jax.distributed: process 0 reads back
+    compute_over_processes(config, workdir, methods, task_names, sample_counts, overwrite,
+                           task_trials, progress)
+    if jax.process_index() != 0:
+      return []
+    placement = mesh.from_config(config, local=True)
   computed = list(dict.fromkeys(DERIVED.get(m, m) for m in methods))
   workdir = pathlib.Path(workdir)
   runs, flops = [], {}
@@ -102,7 +116,7 @@ def run(config, workdir, methods, task_names, sample_counts, progress=print,
         if method == "nasflat":
           res = runner.run(cfg, workdir / method / name / f"m{m}",
                            pretrained_dir=workdir / method / name / "pretrained",
-                           overwrite=overwrite)
+                           overwrite=overwrite, placement=placement)
         else:
           res = baseline_runner.run(method, cfg, workdir / method / name / f"m{m}", overwrite)
         res = {**res, "run_wall_s": time.time() - t0}  # this invocation (~0 if read back)
@@ -132,6 +146,28 @@ def _task_worker(config, workdir, methods, name, sample_counts, overwrite, task_
     traceback.print_exc()  # the worker's stderr keeps where it failed
     return f"{type(e).__name__}: {e}"
   return ""
+
+
+def compute_over_processes(config, workdir, methods, task_names, sample_counts, overwrite,
+                           task_trials, progress=print) -> None:
+  """Under jax.distributed: process i computes tasks i, i + P, ... (P processes) on its own
+  devices, writing their cells itself; every process then waits for the others. Raises
+  TaskFailed on the process whose task failed, after the wait (the others go on)."""
+  mine = task_names[jax.process_index()::jax.process_count()]
+  local = mesh.from_config(config, local=True)
+  failed = {}
+  for name in mine:
+    try:
+      run(config, workdir, methods, [name], sample_counts, progress=progress,
+          overwrite=overwrite, task_trials={k: v for k, v in task_trials.items() if k == name},
+          tables=False, placement=local)
+    except Exception as e:  # noqa: BLE001 - raised below, after the other processes' wait
+      traceback.print_exc()
+      failed[name] = f"{type(e).__name__}: {e}"
+  mesh.Runs(local=False).barrier("benchmark tasks computed")
+  if failed:
+    raise TaskFailed(f"process {jax.process_index()}: benchmark tasks failed: "
+                     + "; ".join(f"{k}: {v}" for k, v in failed.items()))
 
 
 def compute_in_workers(config, workdir, methods, task_names, sample_counts, overwrite,

@@ -5,7 +5,8 @@ A *signature* is the part of the config that determines a stored result: a pretr
 target's record (`record_signature`: that plus transfer + eval, and for a baseline the method and
 the baselines section). Sections are whole: no field list is kept by hand. Two fields belong to no
 signature: `data.data_dir` (where the data lives, not what it is) and `num_trials` (how many
-trials to run; each record is keyed by its trial).
+trials to run; each record is keyed by its trial); nor does the `parallel` section (which
+devices compute a result, not what it is).
 """
 
 from typing import Sequence
@@ -90,6 +91,9 @@ def validate(config) -> None:
   for field in _POSITIVE:
     if get(config, field) < 1:
       raise ValueError(f"config.{field} must be >= 1, got {get(config, field)}")
+  devices = config.get("parallel", {}).get("devices", -1)
+  if not (devices == -1 or devices >= 1):
+    raise ValueError(f"config.parallel.devices must be -1 (all) or >= 1, got {devices}")
   t = config.transfer
   if t.stack and not 2 <= t.stack_folds <= t.num_samples:
     raise ValueError(f"config.transfer.stack_folds must be in [2, transfer.num_samples="

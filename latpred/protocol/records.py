@@ -36,10 +36,12 @@ def _at(d, dotted: str):
 class Records:
   """(trial, device) -> row, stored as JSON lines with the signature in every row."""
 
-  def __init__(self, path, signature: dict, overwrite: bool = False, summaries=()):
+  def __init__(self, path, signature: dict, overwrite: bool = False, summaries=(),
+               write: bool = True):
     """`summaries`: files written from these records (e.g. results.json), removed with them
-    when they are discarded."""
-    self.path, self.signature = pathlib.Path(path), signature
+    when they are discarded. `write=False` (a process other than the writer of a multi-process
+    run) keeps added rows in memory only and never touches the files."""
+    self.path, self.signature, self.write = pathlib.Path(path), signature, write
     self.summaries = [pathlib.Path(s) for s in summaries]
     self.rows = {}
     lines = self.path.read_text().splitlines() if self.path.exists() else []
@@ -56,7 +58,7 @@ class Records:
   def discard(self) -> None:
     """Removes the records and their summaries, so that a run interrupted after this leaves
     no old numbers behind."""
-    for path in [self.path, *self.summaries]:
+    for path in [self.path, *self.summaries] if self.write else []:
       path.unlink(missing_ok=True)
     self.rows = {}
 
@@ -69,6 +71,8 @@ class Records:
   def add(self, row: dict) -> None:
     """Keeps `row` (with 'trial' and 'device') and appends it to the file at once."""
     self.rows[(row["trial"], row["device"])] = row
+    if not self.write:
+      return
     self.path.parent.mkdir(parents=True, exist_ok=True)
     with open(self.path, "a") as f:
       f.write(json.dumps({**row, "signature": self.signature}) + "\n")

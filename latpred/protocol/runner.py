@@ -8,6 +8,7 @@ the differing fields, or with `overwrite` discards the old results and recompute
 import pathlib
 import sys
 import time
+from typing import Optional
 
 import numpy as np
 
@@ -20,6 +21,7 @@ from latpred.protocol import plots, report, samplers, tasks
 from latpred.protocol.records import Records, stale_error
 from latpred.spaces import encodings
 from latpred.train import checkpoints, loop
+from latpred.train import mesh
 
 
 def log(msg):
@@ -58,43 +60,81 @@ def target_samples(s: build.Setup, trial: int, hw_id: int) -> np.ndarray:
                          pool=np.arange(s.space.num_archs), **s.sample_kwargs(hw_id))
 
 
-def pretrain_member(s: build.Setup, meta: dict, pretrained_dir, trial: int, member: int,
-                    seed: int, overwrite: bool = False):
-  """Pretrained parameters of one ensemble member (restored if checkpointed) and seconds."""
-  p = s.config.pretrain
+def _restore_member(s: build.Setup, meta: dict, pretrained_dir, trial: int, member: int,
+                    seed: int, overwrite: bool, placement: mesh.Runs):
+  """(params, seconds) of a saved member with the current signature, else None (a stale one is
+  refused, or deleted with `overwrite`)."""
   step = checkpoints.member_step(trial, member)
-  like = build.init_params(s.model, s.space, s.supp, seed)
-  restored = checkpoints.restore(pretrained_dir, step, like)
-  if restored is not None:
-    params, saved = restored
-    if saved.get("pretrain_signature") == meta["pretrain_signature"]:
-      return params, saved.get("pretrain_s") or 0.0
-    if not overwrite:
-      raise stale_error(f"{pretrained_dir} (trial {trial}, member {member})",
-                        saved.get("pretrain_signature") or {}, meta["pretrain_signature"])
+  restored = checkpoints.restore(pretrained_dir, step,
+                                 build.init_params(s.model, s.space, s.supp, seed))
+  if restored is None:
+    return None
+  params, saved = restored
+  if saved.get("pretrain_signature") == meta["pretrain_signature"]:
+    return params, saved.get("pretrain_s") or 0.0
+  if not overwrite:
+    raise stale_error(f"{pretrained_dir} (trial {trial}, member {member})",
+                      saved.get("pretrain_signature") or {}, meta["pretrain_signature"])
+  if placement.is_writer():
     checkpoints.delete(pretrained_dir, step)
-  t0 = time.time()
+  placement.barrier(f"deleted {pretrained_dir} {step}")
+  return None
+
+
+def member_seed(config, trial: int, member: int) -> int:
+  """Ensemble member k of `trial` starts from seed trial_seed + 7919 k."""
+  return trial_seed(config, trial) + 7919 * member
+
+
+def pretrain_runs(s: build.Setup, meta: dict, pretrained_dir, trials, placement: mesh.Runs,
+                  overwrite: bool = False) -> dict:
+  """{(trial, member): (params, seconds)} for every ensemble member of `trials`: restored when
+  checkpointed with the current signature, else trained and saved. Without a mesh the missing
+  members train one after the other; with one, all of them (trials x members) train as one
+  vmapped program sharded over its devices, each charged an equal share of the time."""
+  p = s.config.pretrain
+  out, missing = {}, []
+  for trial in trials:
+    for k in range(p.ensemble_size):
+      seed = member_seed(s.config, trial, k)
+      restored = _restore_member(s, meta, pretrained_dir, trial, k, seed, overwrite, placement)
+      if restored is None:
+        missing.append((trial, k, seed))
+      else:
+        out[(trial, k)] = restored
+  if not missing:
+    return out
   pool = np.arange(s.space.num_archs)
-  archs = samplers.sample(p.sampler, min(p.samples, len(pool)), seed, pool=pool,
-                          **s.sample_kwargs(s.train_ids[0]))
-  params, _ = loop.fit(
-      s.model, like, s.space.graph_set, s.supp, s.train_ids,
-      s.table.latency_ms_HxA[s.train_ids], archs, epochs=p.epochs, batch_size=p.batch, lr=p.lr,
-      weight_decay=p.weight_decay, final_lr=p.final_lr, seed=seed,
-      progress=lambda e, l: log(f"[trial {trial} member {member}] pretrain epoch {e + 1}/"
-                                 f"{p.epochs} loss {l:.4f}"))
-  seconds = time.time() - t0
-  checkpoints.save(pretrained_dir, step, params,
-                   {**meta, "trial": trial, "member": member, "pretrain_s": seconds})
-  return params, seconds
+  archs = [samplers.sample(p.sampler, min(p.samples, len(pool)), seed, pool=pool,
+                           **s.sample_kwargs(s.train_ids[0])) for _, _, seed in missing]
+  kw = dict(epochs=p.epochs, batch_size=p.batch, lr=p.lr, weight_decay=p.weight_decay,
+            final_lr=p.final_lr)
+  latency = s.table.latency_ms_HxA[s.train_ids]
+  groups = [[run] for run in missing] if not placement.vmapped else [missing]
+  for group in groups:
+    t0 = time.time()
+    names = ", ".join(f"trial {t} member {k}" for t, k, _ in group)
+    params = loop.fit_runs(
+        s.model, [build.init_params(s.model, s.space, s.supp, seed) for _, _, seed in group],
+        s.space.graph_set, s.supp, [s.train_ids] * len(group), [latency] * len(group),
+        [archs[missing.index(run)] for run in group], seeds_K=[sd for _, _, sd in group],
+        runs=placement, progress=lambda e, l: log(
+            f"[{names}] pretrain epoch {e + 1}/{p.epochs} loss {np.mean(l):.4f}"), **kw)
+    seconds = (time.time() - t0) / len(group)
+    for (trial, k, _), member in zip(group, params):
+      if placement.is_writer():
+        checkpoints.save(pretrained_dir, checkpoints.member_step(trial, k), member,
+                         {**meta, "trial": trial, "member": k, "pretrain_s": seconds})
+      out[(trial, k)] = member, seconds
+    placement.barrier(f"saved {pretrained_dir} {names}")
+  return out
 
 
 def pretrain_ensemble(s: build.Setup, meta: dict, pretrained_dir, trial: int,
-                      overwrite: bool = False):
-  """[(params, seconds)] for every ensemble member of `trial` (member k: seed + 7919 k)."""
-  seed = trial_seed(s.config, trial)
-  return [pretrain_member(s, meta, pretrained_dir, trial, k, seed + 7919 * k, overwrite)
-          for k in range(s.config.pretrain.ensemble_size)]
+                      overwrite: bool = False, placement: mesh.Runs = mesh.Runs()):
+  """[(params, seconds)] for every ensemble member of `trial` (`pretrain_runs`)."""
+  done = pretrain_runs(s, meta, pretrained_dir, [trial], placement, overwrite)
+  return [done[(trial, k)] for k in range(s.config.pretrain.ensemble_size)]
 
 
 def pretrain(config, pretrained_dir, overwrite: bool = False) -> list:
@@ -116,8 +156,10 @@ def pretrain(config, pretrained_dir, overwrite: bool = False) -> list:
   return pretrain_ensemble(s, meta, pathlib.Path(pretrained_dir), 0, overwrite)
 
 
-def evaluate_target(s: build.Setup, members, trial: int, hw: str, stack_basis) -> tuple:
-  """Adapts the trial's ensemble to target `hw` and scores it: (row, predicted ms, truth ms)."""
+def evaluate_target(s: build.Setup, members, trial: int, hw: str, stack_basis,
+                    placement: mesh.Runs = mesh.Runs()) -> tuple:
+  """Adapts the trial's ensemble to target `hw` (its fine-tunes placed by `placement`) and
+  scores it: (row, predicted ms, truth ms)."""
   config = s.config
   t0 = time.time()
   hw_id = s.table.hw_index(hw)
@@ -129,7 +171,7 @@ def evaluate_target(s: build.Setup, members, trial: int, hw: str, stack_basis) -
       s.table.latency_ms_HxA[s.train_ids], transfer.FineTune.from_config(config.transfer),
       seed=trial_seed(config, trial) + hw_id,
       stack_basis_AxK=stack_basis if config.transfer.stack else None,
-      stack_folds=config.transfer.stack_folds)
+      stack_folds=config.transfer.stack_folds, placement=placement)
   gnn_ms = adapted.gnn_ms(s.model, s.space.graph_set, s.supp, idx)
   pred_ms, extra = gnn_ms, {}
   if adapted.stack is not None:
@@ -146,14 +188,20 @@ def evaluate_target(s: build.Setup, members, trial: int, hw: str, stack_basis) -
   return row, pred_ms, truth[idx]
 
 
-def run(config, workdir, pretrained_dir=None, overwrite: bool = False) -> dict:
+def run(config, workdir, pretrained_dir=None, overwrite: bool = False,
+        placement: Optional[mesh.Runs] = None) -> dict:
   """Runs the task; returns (and writes to workdir/results.json) the results.
 
   Pretrained checkpoints go to `pretrained_dir` (default workdir/pretrained); runs that differ
   only in transfer or eval settings may share one. `overwrite` discards stored results of
-  another configuration instead of refusing.
+  another configuration instead of refusing. `config.parallel.devices` chooses the devices
+  (`latpred.train.mesh`): with several, every missing pretraining (trials x members) runs as one
+  sharded program first, and each target's fine-tunes (members x folds) as another. With
+  several processes (jax.distributed) every process runs this function; only process 0 writes.
+  `placement` overrides config.parallel (e.g. a benchmark task owned by one process).
   """
   config_lib.validate(config)
+  placement = placement or mesh.from_config(config)
   t_start = time.time()
   workdir = pathlib.Path(workdir)
   workdir.mkdir(parents=True, exist_ok=True)
@@ -164,30 +212,39 @@ def run(config, workdir, pretrained_dir=None, overwrite: bool = False) -> dict:
   stack_basis = stacking.basis(s.space, s.table.latency_ms_HxA[s.train_ids])
   records = Records(workdir / "trials.jsonl",
                     config_lib.record_signature(config, meta["pretrain_signature"]), overwrite,
-                    report.files(workdir))
+                    report.files(workdir), write=placement.is_writer())
+  placement.barrier(f"read {workdir}")  # every process sees the same records and checkpoints
   pretrain_s = {}
+  pending = [t for t in range(config.num_trials)
+             if not all((t, hw) in records for hw in task.test_hw)]
+  if placement.vmapped and pending:  # every trial's members in one sharded program
+    pretrain_runs(s, meta, pretrained_dir, pending, placement, overwrite)
   for trial in range(config.num_trials):
     if all((trial, hw) in records for hw in task.test_hw):
       saved = [checkpoints.restore_meta(pretrained_dir, step)
                for step in checkpoints.trial_steps(pretrained_dir, trial)]
       pretrain_s[trial] = float(sum(m.get("pretrain_s") or 0.0 for m in saved)) or None
       continue
-    members = pretrain_ensemble(s, meta, pretrained_dir, trial, overwrite)
+    members = pretrain_ensemble(s, meta, pretrained_dir, trial, overwrite, placement)
     pretrain_s[trial] = float(sum(sec for _, sec in members))
     for hw in task.test_hw:
       if (trial, hw) in records:
         continue
-      row, pred_ms, truth = evaluate_target(s, [p for p, _ in members], trial, hw, stack_basis)
+      row, pred_ms, truth = evaluate_target(s, [p for p, _ in members], trial, hw, stack_basis,
+                                            placement)
       records.add(row)
       log(f"[trial {trial}] {hw}: SRCC {row['spearman']:.3f} (GNN alone "
           f"{row['gnn']['spearman']:.3f}), within ±10 % {row['within_10pct']:.1f} %, median "
           f"error {row['median_ape_pct']:.1f} % (row copied from {row['copied_hw_row']}, "
           f"{row['transfer_s']:.1f} s)")
-      if trial == 0:
+      if trial == 0 and placement.is_writer():
         plots.scatter(pred_ms, truth, workdir / f"scatter_{hw}.png",
                       f"{task.name} -> {hw}, trial 0, {config.transfer.num_samples} samples")
   results = report.summarise(task, config, records.first_trials(config.num_trials), pretrain_s,
                              time.time() - t_start)
   results["ms_from"] = "the adapted ensemble's ms (members' linear maps, then the stack)"
-  report.write(workdir, results)
+  results["parallel"] = mesh.info(placement)
+  if placement.is_writer():
+    report.write(workdir, results)
+  placement.barrier(f"wrote {workdir}")
   return results

@@ -4,17 +4,27 @@ step layout of a trial's ensemble members."""
 import pathlib
 
 import jax
+import jax.numpy as jnp
+import numpy as np
 import orbax.checkpoint as ocp
 
 
 def _manager(directory) -> ocp.CheckpointManager:
-  return ocp.CheckpointManager(pathlib.Path(directory).resolve(),
-                               options=ocp.CheckpointManagerOptions(create=True))
+  """A manager of this process alone: under jax.distributed, orbax would otherwise make every
+  save and restore a collective of all processes, while latpred's processes hold the same
+  (host) parameters, only process 0 saves and the others read (latpred.train.mesh)."""
+  me = jax.process_index()
+  alone = ocp.options.MultiprocessingOptions(primary_host=me, active_processes={me})
+  path = pathlib.Path(directory).resolve()
+  path.mkdir(parents=True, exist_ok=True)  # orbax's create=True is a collective
+  return ocp.CheckpointManager(
+      path, options=ocp.CheckpointManagerOptions(create=False, multiprocessing_options=alone))
 
 
 def save(directory, step: int, params, meta: dict) -> None:
   """Saves `params` and `meta` (JSON: config, device vocabulary, encoding version...)."""
   mngr = _manager(directory)
+  params = jax.tree_util.tree_map(np.asarray, params)  # host arrays: no device layout to save
   mngr.save(step, args=ocp.args.Composite(state=ocp.args.StandardSave(params),
                                           meta=ocp.args.JsonSave(meta)))
   mngr.wait_until_finished()
@@ -30,10 +40,10 @@ def restore(directory, step: int, like_params):
   try:
     if step not in mngr.all_steps():
       return None
-    abstract = jax.tree_util.tree_map(ocp.utils.to_shape_dtype_struct, like_params)
-    out = mngr.restore(step, args=ocp.args.Composite(state=ocp.args.StandardRestore(abstract),
+    like = jax.tree_util.tree_map(np.asarray, like_params)  # restored as host arrays
+    out = mngr.restore(step, args=ocp.args.Composite(state=ocp.args.StandardRestore(like),
                                                      meta=ocp.args.JsonRestore()))
-    return out["state"], out["meta"]
+    return jax.tree_util.tree_map(jnp.asarray, out["state"]), out["meta"]
   finally:
     mngr.close()
 

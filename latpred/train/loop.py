@@ -1,9 +1,11 @@
 """Host-side training loops around the pure steps: batching, shuffling, progress, NaN checks.
 
-The losses stay on the device during an epoch (no host sync per step, so the host can batch the
-next step while the device runs this one); their finiteness is checked once per epoch.
+An epoch is one device program (`steps.train_epoch_runs`: a scan over its steps, each batch
+gathered on the device from the graph arrays by architecture index); the host sends only the
+epoch's visiting order and reads back the epoch's losses once, to check their finiteness.
 """
 
+import functools
 import math
 from typing import Callable, Optional
 
@@ -12,6 +14,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from latpred.spaces import graphs as graphs_lib
+from latpred.train import mesh as mesh_lib
 from latpred.train import steps
 
 
@@ -44,52 +47,67 @@ def fit(model, params, graph_set, supp_AxD, hw_ids_H, latency_HxA, arch_idx, *, 
     latency_HxA: latency of every architecture on each device in `hw_ids_H` (row order equal).
     freeze: parameter-name prefixes that are not updated (e.g. 'op_embed').
     arch_idx: the architectures to train on; every epoch visits them in a new order, in
-      fixed-size batches (the last one padded), so the step compiles once.
+      fixed-size batches (the last one padded and masked), so the epoch compiles once.
 
   Returns:
     (params, per-epoch mean losses).
   Raises:
     FloatingPointError: a non-finite loss, with the epoch and step.
   """
-  arch_idx = np.asarray(arch_idx)
-  batch_size = min(batch_size, len(arch_idx))
-  steps_per_epoch = math.ceil(len(arch_idx) / batch_size)
-  optimizer = steps.make_optimizer(lr, weight_decay, final_lr, epochs * steps_per_epoch,
-                                   tuple(freeze))
-  params = jax.tree_util.tree_map(jnp.array, params)  # a copy: the step donates its input
-  opt_state = optimizer.init(params)
-  hw_ids_H = np.asarray(hw_ids_H, np.int32)
-  rng = np.random.default_rng(seed)
-  key = jax.random.PRNGKey(seed)
   history = []
-  for epoch in range(epochs):
-    order = rng.permutation(arch_idx)
-    losses = []
-    for step, chunk in enumerate(graphs_lib.batches(len(order), batch_size)):
-      idx = order[chunk]
-      g = graphs_lib.batch(graph_set, idx, batch_size)
-      supp = _pad_rows(supp_AxD[idx], batch_size + 1) if supp_AxD.shape[1] else None
-      lat = np.zeros((len(hw_ids_H), batch_size + 1), np.float32)
-      lat[:, :len(idx)] = latency_HxA[:, idx]
-      key, sub = jax.random.split(key)
-      params, opt_state, loss = steps.train_step(model, optimizer, params, opt_state, g, supp,
-                                                 hw_ids_H, lat, sub)
-      losses.append(loss)
-    history.append(float(np.mean(check_finite(losses, epoch))))
+
+  def report(epoch, losses_K):
+    history.append(float(losses_K[0]))
     if progress:
       progress(epoch, history[-1])
-  return params, history
+
+  out = fit_runs(model, [params], graph_set, supp_AxD, [hw_ids_H], [latency_HxA], [arch_idx],
+                 epochs=epochs, batch_size=batch_size, lr=lr, weight_decay=weight_decay,
+                 final_lr=final_lr, seeds_K=[seed], freeze=freeze, progress=report)
+  return out[0], history
+
+
+@functools.lru_cache(maxsize=8)
+def _graph_arrays(graph_set, runs: mesh_lib.Runs) -> dict:
+  """The graph set on the device(s), once per (graph set, placement)."""
+  return runs.replicate(graphs_lib.device_arrays(graph_set))
+
+
+def epoch_orders(rng, arch_idx, batch_size: int) -> np.ndarray:
+  """One epoch's visiting order as [T, batch_size] indices: a fresh permutation of `arch_idx`
+  cut into consecutive batches, the last padded with its own first index (`epoch_valid` masks
+  the padding)."""
+  order = rng.permutation(np.asarray(arch_idx))
+  steps_ = math.ceil(len(order) / batch_size)
+  out = np.empty(steps_ * batch_size, np.int32)
+  out[:len(order)] = order
+  out[len(order):] = order[(steps_ - 1) * batch_size]
+  return out.reshape(steps_, batch_size)
+
+
+def epoch_valid(n: int, batch_size: int) -> np.ndarray:
+  """Which entries of `epoch_orders` are real, bool [T, batch_size]."""
+  steps_ = math.ceil(n / batch_size)
+  return (np.arange(steps_ * batch_size) < n).reshape(steps_, batch_size)
+
+
+def _first(tree):
+  return jax.tree_util.tree_map(lambda x: x[0], tree)
 
 
 def fit_runs(model, params_K: list, graph_set, supp_AxD, hw_ids_KxH, latency_KxHxA,
              arch_idx_K: list, *, epochs: int, batch_size: int, lr: float, weight_decay: float,
-             final_lr: float, seeds_K: list, freeze: tuple = ()) -> list:
-  """K independent `fit`s run as one vmapped program (`steps.train_step_runs`).
+             final_lr: float, seeds_K: list, freeze: tuple = (),
+             runs: mesh_lib.Runs = mesh_lib.Runs(),
+             progress: Optional[Callable[[int, np.ndarray], None]] = None) -> list:
+  """K independent `fit`s run as one vmapped program (`steps.train_epoch_runs`), an epoch per
+  call, batches gathered on the device; with `runs.mesh`, the K runs are sharded over it.
 
   Run k is `fit(model, params_K[k], graph_set, supp_AxD, hw_ids_KxH[k], latency_KxHxA[k],
   arch_idx_K[k], seed=seeds_K[k], ...)`: the same visiting order, dropout and pair draws, so the
   results agree with K sequential fits up to float rounding. Every run needs the same number of
-  architectures (hence the same steps and schedule). Returns the K trained parameter trees.
+  architectures (hence the same steps and schedule). `progress(epoch, mean loss per run [K])`
+  after each epoch. Returns the K trained parameter trees (on this process's default device).
 
   Raises:
     ValueError: runs of different sizes. FloatingPointError: a non-finite loss.
@@ -97,36 +115,39 @@ def fit_runs(model, params_K: list, graph_set, supp_AxD, hw_ids_KxH, latency_KxH
   sizes = {len(a) for a in arch_idx_K}
   if len(sizes) != 1:
     raise ValueError(f"fit_runs needs runs of one size, got sizes {sorted(sizes)}")
-  n = sizes.pop()
+  n, k = sizes.pop(), len(params_K)
   batch_size = min(batch_size, n)
   optimizer = steps.make_optimizer(lr, weight_decay, final_lr,
                                    epochs * math.ceil(n / batch_size), tuple(freeze))
-  params = jax.tree_util.tree_map(lambda *x: jnp.stack(x), *params_K)
-  opt_state = jax.vmap(optimizer.init)(params)
-  hw_ids = np.asarray(hw_ids_KxH, np.int32)
+  single = k == 1 and not runs.vmapped  # one run: the epoch program without the run axis
+  stacked = jax.tree_util.tree_map(lambda *x: np.stack([np.asarray(v) for v in x]), *params_K)
+  params = _first(stacked) if single else runs.shard(stacked)
+  if not runs.vmapped:
+    params = jax.tree_util.tree_map(jnp.array, params)  # a copy: the step donates its input
+  opt_state = optimizer.init(params) if single else jax.vmap(optimizer.init)(params)
+  arrays = _graph_arrays(graph_set, runs)
+  supp = runs.replicate(np.asarray(supp_AxD, np.float32))
+  per_run = (np.asarray(hw_ids_KxH, np.int32),
+             np.stack([np.asarray(x, np.float32) for x in latency_KxHxA]),
+             np.stack([np.asarray(jax.random.PRNGKey(s)) for s in seeds_K]))
+  hw_ids, latency, keys = _first(per_run) if single else runs.shard(per_run)
+  valid = runs.replicate(epoch_valid(n, batch_size))
+  epoch_fn = steps.train_epoch if single else steps.train_epoch_runs
   rngs = [np.random.default_rng(s) for s in seeds_K]
-  keys = [jax.random.PRNGKey(s) for s in seeds_K]
   for epoch in range(epochs):
-    orders = [rng.permutation(np.asarray(a)) for rng, a in zip(rngs, arch_idx_K)]
-    losses = []
-    for step, chunk in enumerate(graphs_lib.batches(n, batch_size)):
-      idx = [o[chunk] for o in orders]
-      g = jax.tree_util.tree_map(lambda *x: np.stack(x),
-                                 *[graphs_lib.batch(graph_set, i, batch_size) for i in idx])
-      supp = (np.stack([_pad_rows(supp_AxD[i], batch_size + 1) for i in idx])
-              if supp_AxD.shape[1] else None)
-      lat = np.zeros((len(idx), hw_ids.shape[1], batch_size + 1), np.float32)
-      for k, i in enumerate(idx):
-        lat[k, :, :len(i)] = latency_KxHxA[k][:, i]
-      subs = []
-      for k in range(len(keys)):
-        keys[k], sub = jax.random.split(keys[k])
-        subs.append(sub)
-      params, opt_state, loss = steps.train_step_runs(model, optimizer, params, opt_state, g,
-                                                      supp, hw_ids, lat, jnp.stack(subs))
-      losses.append(loss)
-    check_finite(losses, epoch)
-  return [jax.tree_util.tree_map(lambda x, k=k: x[k], params) for k in range(len(params_K))]
+    orders = np.stack([epoch_orders(r, a, batch_size) for r, a in zip(rngs, arch_idx_K)])
+    orders = orders[0] if single else runs.shard(orders)
+    params, opt_state, keys, losses = epoch_fn(model, optimizer, params, opt_state, arrays, supp,
+                                               orders, valid, hw_ids, latency, keys)
+    losses_TxK = mesh_lib.to_host(losses).reshape(-1, 1) if single else (
+        mesh_lib.to_host(losses)[:k].T)
+    values = check_finite(list(losses_TxK), epoch)
+    if progress:
+      progress(epoch, values.mean(0))
+  if single:
+    return [params]
+  host = jax.tree_util.tree_map(mesh_lib.to_host, params) if runs.vmapped else params
+  return [jax.tree_util.tree_map(lambda x, i=i: jnp.asarray(x[i]), host) for i in range(k)]
 
 
 def predict(model, params, graph_set, supp_AxD, hw_id: int, arch_idx,

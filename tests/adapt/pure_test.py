@@ -101,17 +101,12 @@ def test_fbnet_measured_networks_match_and_unmeasured_ones_use_the_surrogate(dat
                for m in members for a, b in [m.scale_ms]], 0), rtol=1e-4)
 
 
-def test_predict_ms_compiles_once_per_power_of_two_chunk(adapted_nb201):
-  from jax import monitoring
+def test_predict_ms_compiles_once_per_power_of_two_chunk(adapted_nb201, count_compiles):
   p = adapted_nb201
   p.predict_ms_indices(np.arange(16), "fpga")  # builds the function, compiles size 16
-  compiles, listening = [], [True]  # the listener cannot be removed: it goes quiet after
-  monitoring.register_event_duration_secs_listener(
-      lambda name, *_, **__: compiles.append(name)
-      if listening[0] and name == "/jax/core/compile/backend_compile_duration" else None)
-  p.predict_ms_indices(np.arange(100, 116), "fpga")  # 16: cached
-  p.predict_ms_indices(np.arange(9), "fpga")  # padded to 16: cached
-  p.predict_ms_indices(np.arange(5), "fpga")  # padded to 8: one compilation
-  p.predict_ms_indices(np.arange(6, 13), "fpga")  # 8: cached
-  listening[0] = False
+  with count_compiles() as compiles:
+    p.predict_ms_indices(np.arange(100, 116), "fpga")  # 16: cached
+    p.predict_ms_indices(np.arange(9), "fpga")  # padded to 16: cached
+    p.predict_ms_indices(np.arange(5), "fpga")  # padded to 8: one compilation
+    p.predict_ms_indices(np.arange(6, 13), "fpga")  # 8: cached
   assert len(compiles) == 1

@@ -25,14 +25,43 @@ def test_vmapped_loss_equals_per_device_loop(tiny_nb201):
   assert float(vmapped) == pytest.approx(float(loop), rel=1e-5)
 
 
-def test_train_step_compiles_once_per_epoch(tiny_nb201):
+def test_training_compiles_one_epoch_program(tiny_nb201, count_compiles):
   space, table, model, supp, params = tiny_nb201
-  from latpred.train import loop
-  before = steps.train_step._cache_size()
-  loop.fit(model, params, space.graph_set, supp, [0, 1], table.latency_ms_HxA[[0, 1]],
-           np.arange(40), epochs=2, batch_size=16, lr=1e-3, weight_decay=0.0, final_lr=1e-5,
-           seed=0)
-  assert steps.train_step._cache_size() - before == 1
+  kw = dict(batch_size=16, lr=1e-3, weight_decay=0.0, final_lr=1e-5)
+
+  def fit(epochs, lr):
+    loop.fit(model, params, space.graph_set, supp, [0, 1], table.latency_ms_HxA[[0, 1]],
+             np.arange(40), epochs=epochs, seed=0, **(kw | {"lr": lr}))
+
+  def fit_runs(epochs, lr):
+    loop.fit_runs(model, [params] * 2, space.graph_set, supp, [[0], [1]],
+                  [table.latency_ms_HxA[[0]], table.latency_ms_HxA[[1]]], [np.arange(40)] * 2,
+                  epochs=epochs, seeds_K=[0, 1], **(kw | {"lr": lr}))
+
+  for train in (fit, fit_runs):
+    train(2, 1e-3)  # compiles (the epoch program, optimizer set-up, ...)
+    with count_compiles() as compiles:
+      train(2, 1e-3)  # the same shapes and optimizer: nothing new
+    assert compiles == []
+    with count_compiles() as compiles:
+      train(2, 2e-3)  # another optimizer: the epoch program once more, for every epoch
+    assert 1 <= len(compiles) <= 3, compiles
+
+
+def test_the_last_batchs_padding_does_not_count(tiny_nb201):
+  space, table, model, supp, params = tiny_nb201
+  opt = steps.make_optimizer(1e-3, 0.0, 1e-5, 2)
+  valid = loop.epoch_valid(20, 16)
+  assert valid.sum() == 20 and valid.shape == (2, 16)
+  losses = []
+  for pad in (3, 77):  # what the padding slots hold must not matter
+    order = np.where(valid, np.arange(32).reshape(2, 16), pad).astype(np.int32)
+    p = jax.tree_util.tree_map(lambda x: x.copy(), params)
+    out = steps.train_epoch(model, opt, p, opt.init(p), graphs.device_arrays(space.graph_set),
+                            supp, order, valid, np.array([0, 4], np.int32),
+                            table.latency_ms_HxA[[0, 4]], jax.random.PRNGKey(0))
+    losses.append(np.asarray(out[3]))
+  np.testing.assert_allclose(losses[0], losses[1], rtol=1e-6)
 
 
 def test_fit_runs_trains_independent_runs_like_sequential_fits(tiny_nb201):

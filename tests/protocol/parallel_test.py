@@ -1,0 +1,112 @@
+"""Runs sharded over simulated devices: eight CPU devices in a subprocess (the device count is
+fixed when JAX starts), and two processes joined by jax.distributed."""
+
+import json
+import os
+import pathlib
+import socket
+import subprocess
+import sys
+
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+
+_EIGHT_DEVICES = r"""
+import json, sys, numpy as np, jax
+from configs import nasflat
+from latpred.protocol import runner
+assert jax.device_count() == 8, jax.devices()
+out = {}
+for devices in (1, -1):
+  c = nasflat.get_config("smoke")
+  c.data.data_dir = sys.argv[1]
+  c.data.space, c.data.train_hw, c.data.test_hw = "nb201", "pixel3,gold_6226", "fpga,1080ti_1"
+  c.num_trials, c.parallel.devices = 1, devices
+  r = runner.run(c, f"{sys.argv[2]}/d{devices}")
+  out[devices] = {"parallel": r["parallel"], "per_device": r["per_device"]}
+print("RESULT" + json.dumps(out))
+"""
+
+
+def _env(**extra):
+  env = dict(os.environ, PYTHONPATH=str(ROOT), JAX_PLATFORMS="cpu", **extra)
+  env.pop("XLA_FLAGS", None)
+  env.update(extra)
+  return env
+
+
+def _result(proc) -> dict:
+  assert proc.returncode == 0, proc.stderr[-3000:]
+  line = [x for x in proc.stdout.splitlines() if x.startswith("RESULT")][-1]
+  return json.loads(line[len("RESULT"):])
+
+
+def test_eight_devices_give_a_one_device_runs_spearman(data_dir, tmp_path):
+  proc = subprocess.run(
+      [sys.executable, "-c", _EIGHT_DEVICES, str(data_dir), str(tmp_path)], capture_output=True,
+      text=True, timeout=900, cwd=ROOT,
+      env=_env(XLA_FLAGS="--xla_force_host_platform_device_count=8"))
+  out = _result(proc)
+  assert out["1"]["parallel"]["device_count"] == 1
+  assert out["-1"]["parallel"] == {"process_count": 1, "device_count": 8, "platform": "cpu"}
+  one, eight = out["1"]["per_device"], out["-1"]["per_device"]
+  assert set(one) == set(eight) == {"fpga", "1080ti_1"}
+  for hw in one:
+    assert abs(one[hw]["spearman_mean"] - eight[hw]["spearman_mean"]) < 1e-3, (hw, one, eight)
+
+
+_TWO_PROCESSES = r"""
+import json, sys, jax
+from latpred.train import mesh
+mesh.initialize(sys.argv[3], 2, int(sys.argv[4]))
+from configs import nasflat
+from latpred.protocol import benchmark, runner
+assert (jax.process_count(), jax.device_count(), jax.local_device_count()) == (2, 4, 2)
+c = nasflat.get_config("smoke")
+c.data.data_dir = sys.argv[1]
+c.data.space, c.data.train_hw, c.data.test_hw = "nb201", "pixel3,gold_6226", "fpga,1080ti_1"
+c.num_trials = 1
+task = runner.run(c, f"{sys.argv[2]}/task")
+c.data.space, c.data.train_hw, c.data.test_hw = "", "", ""
+bench = benchmark.run(c, f"{sys.argv[2]}/bench", ["flops", "stack_only"], ["FD", "F1"], [5],
+                      progress=lambda *_: None)
+if jax.process_index() == 0:
+  print("RESULT" + json.dumps({"task": task, "bench": bench}))
+"""
+
+
+def _free_port() -> int:
+  with socket.socket() as s:
+    s.bind(("127.0.0.1", 0))
+    return s.getsockname()[1]
+
+
+def test_two_processes_give_one_process_tables(data_dir, tmp_path, smoke_config):
+  from latpred.protocol import benchmark, runner
+  address = f"127.0.0.1:{_free_port()}"
+  env = _env(XLA_FLAGS="--xla_force_host_platform_device_count=2")
+  procs = [subprocess.Popen([sys.executable, "-c", _TWO_PROCESSES, str(data_dir),
+                             str(tmp_path / "two"), address, str(i)], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, cwd=ROOT, env=env)
+           for i in range(2)]
+  outs = [p.communicate(timeout=900) for p in procs]
+  for p, (out, err) in zip(procs, outs):
+    assert p.returncode == 0, err[-3000:]
+  two = json.loads([x for x in outs[0][0].splitlines() if x.startswith("RESULT")][-1][6:])
+  assert not any(x.startswith("RESULT") for x in outs[1][0].splitlines())  # process 0 reports
+  assert two["task"]["parallel"] == {"process_count": 2, "device_count": 4, "platform": "cpu"}
+  assert (tmp_path / "two" / "task" / "results.json").exists()
+
+  config = smoke_config(space="nb201", train_hw="pixel3,gold_6226", test_hw="fpga,1080ti_1")
+  config.num_trials = 1
+  one = runner.run(config, tmp_path / "one" / "task")
+  for hw, row in one["per_device"].items():
+    assert abs(row["spearman_mean"] - two["task"]["per_device"][hw]["spearman_mean"]) < 1e-3
+  config = smoke_config()
+  config.num_trials = 1
+  bench = benchmark.run(config, tmp_path / "one" / "bench", ["flops", "stack_only"],
+                        ["FD", "F1"], [5], progress=lambda *_: None)
+  strip = lambda runs: [{k: v for k, v in r.items() if k not in ("run_wall_s", "wall_time_s")}
+                        for r in runs]
+  assert strip(json.loads(json.dumps(bench))) == strip(two["bench"])
+  assert (tmp_path / "two" / "bench" / "benchmark.md").exists()
