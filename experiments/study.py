@@ -19,9 +19,11 @@ warnings.filterwarnings("ignore", category=DeprecationWarning)
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
 from configs import study as study_configs  # noqa: E402
 from latpred.protocol import config as config_lib  # noqa: E402
+from latpred.protocol import launch  # noqa: E402
 from latpred.protocol import study  # noqa: E402
 from latpred.protocol.records import StaleResultsError  # noqa: E402
 
+_DISTRIBUTED = launch.define_flags()
 _DEFAULT_CONFIG = pathlib.Path(__file__).resolve().parents[1] / "configs" / "nasflat.py"
 _CONFIG = config_flags.DEFINE_config_file("config", str(_DEFAULT_CONFIG), lock_config=True)
 _STUDY = flags.DEFINE_string("study", None, "A study of configs/study.py, or 'all'.",
@@ -37,6 +39,7 @@ _OVERWRITE = flags.DEFINE_bool("overwrite", False, "Recompute points whose store
 def main(argv):
   del argv
   logging.set_verbosity(logging.WARNING)
+  launch.initialize(_DISTRIBUTED)
   names = list(study_configs.STUDIES) if _STUDY.value == "all" else [_STUDY.value]
   for name in names:
     if name not in study_configs.STUDIES:

@@ -32,7 +32,7 @@ from latpred.adapt import ensemble, pure, stacking, transfer
 from latpred.data import load_latency_table
 from latpred.model import build
 from latpred.spaces import SearchSpace, encodings, load_space
-from latpred.train import checkpoints, loop
+from latpred.train import checkpoints, loop, mesh
 
 
 PREDICT_CHUNK = 1024  # architectures per jitted call of predict_ms
@@ -149,7 +149,8 @@ class LatencyPredictor:
   def adapt(self, hw: str, archs: Sequence, latency_ms: Sequence[float],
             seed: int = 0) -> "LatencyPredictor":
     """A new predictor adapted to measured (arch, latency ms) of device `hw` (§5): a device of
-    the space outside the training devices, or a new name."""
+    the space outside the training devices, or a new name. The fine-tunes run on this
+    process's devices as config.parallel says (`latpred.train.mesh`)."""
     idx = self.space.indices_of(archs)
     latency_ms = np.asarray(latency_ms, np.float64)
     if len(idx) != len(latency_ms) or len(idx) < 3:
@@ -168,7 +169,8 @@ class LatencyPredictor:
         self.model, self.members, self.space.graph_set, self.supp_AxD,
         self.hw_names.index(hw) if hw in self.hw_names else None, idx, latency_ms, train_ids,
         table.latency_ms_HxA[train_ids], transfer.FineTune.from_config(t), seed=seed,
-        stack_basis_AxK=self.stack_basis() if use_stack else None, stack_folds=t.stack_folds)
+        stack_basis_AxK=self.stack_basis() if use_stack else None, stack_folds=t.stack_folds,
+        placement=mesh.from_config(self.config, local=True))
     return dataclasses.replace(self, adapted={**self.adapted, hw: adapted}, _fns={})
 
   def loo_predictions(self, hw: str) -> np.ndarray:

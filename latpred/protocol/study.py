@@ -3,7 +3,8 @@
 A point's runs go to WORKDIR/<study>/<label>/<task>; pretrained checkpoints to
 WORKDIR/pretrained/<task>/<hash of the pretraining settings>, so points (and studies) that differ
 only in transfer settings share them. Finished runs are read back (runner.run resumes when the
-records' signature matches).
+records' signature matches). Under jax.distributed every process runs every point, each point's
+runs sharded over all processes' devices (`runner.run`); process 0 writes the table.
 """
 
 import hashlib
@@ -12,6 +13,7 @@ import pathlib
 import re
 import time
 
+import jax
 import numpy as np
 
 from latpred.protocol import config as config_lib
@@ -83,6 +85,8 @@ def run(study_module, study: str, base_config, workdir, num_trials=None, task_na
                    "spearman_std": float(np.std(trials)), "wall_s": time.time() - t0})
       log(f"{study} {label} {name}: SRCC {rows[-1]['spearman_mean']:.3f} "
           f"± {rows[-1]['spearman_std']:.3f} ({rows[-1]['wall_s']:.0f} s)")
+  if jax.process_index() != 0:  # jax.distributed: every point ran over all processes' devices
+    return rows
   out = workdir / study
   out.mkdir(parents=True, exist_ok=True)
   (out / "study.json").write_text(json.dumps(rows, indent=2))

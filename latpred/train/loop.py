@@ -57,13 +57,12 @@ def fit(model, params, graph_set, supp_AxD, hw_ids_H, latency_HxA, arch_idx, *, 
   history = []
 
   def report(epoch, losses_K):
-    history.append(float(losses_K[0]))
-    if progress:
-      progress(epoch, history[-1])
+    progress(epoch, float(losses_K[0]))
 
   out = fit_runs(model, [params], graph_set, supp_AxD, [hw_ids_H], [latency_HxA], [arch_idx],
                  epochs=epochs, batch_size=batch_size, lr=lr, weight_decay=weight_decay,
-                 final_lr=final_lr, seeds_K=[seed], freeze=freeze, progress=report)
+                 final_lr=final_lr, seeds_K=[seed], freeze=freeze,
+                 progress=report if progress else None, history=history)
   return out[0], history
 
 
@@ -99,7 +98,8 @@ def fit_runs(model, params_K: list, graph_set, supp_AxD, hw_ids_KxH, latency_KxH
              arch_idx_K: list, *, epochs: int, batch_size: int, lr: float, weight_decay: float,
              final_lr: float, seeds_K: list, freeze: tuple = (),
              runs: mesh_lib.Runs = mesh_lib.Runs(),
-             progress: Optional[Callable[[int, np.ndarray], None]] = None) -> list:
+             progress: Optional[Callable[[int, np.ndarray], None]] = None,
+             history: Optional[list] = None) -> list:
   """K independent `fit`s run as one vmapped program (`steps.train_epoch_runs`), an epoch per
   call, batches gathered on the device; with `runs.mesh`, the K runs are sharded over it.
 
@@ -107,7 +107,10 @@ def fit_runs(model, params_K: list, graph_set, supp_AxD, hw_ids_KxH, latency_KxH
   arch_idx_K[k], seed=seeds_K[k], ...)`: the same visiting order, dropout and pair draws, so the
   results agree with K sequential fits up to float rounding. Every run needs the same number of
   architectures (hence the same steps and schedule). `progress(epoch, mean loss per run [K])`
-  after each epoch. Returns the K trained parameter trees (on this process's default device).
+  after each epoch: the host then waits for every epoch; without it the losses stay on the
+  device and are checked after the last epoch (the device never waits for the host). `history`
+  (a list) receives run 0's mean loss per epoch. Returns the K trained parameter trees (on this
+  process's default device).
 
   Raises:
     ValueError: runs of different sizes. FloatingPointError: a non-finite loss.
@@ -134,16 +137,27 @@ def fit_runs(model, params_K: list, graph_set, supp_AxD, hw_ids_KxH, latency_KxH
   valid = runs.replicate(epoch_valid(n, batch_size))
   epoch_fn = steps.train_epoch if single else steps.train_epoch_runs
   rngs = [np.random.default_rng(s) for s in seeds_K]
+  pending = []  # (epoch, losses on the device) not yet checked
+
+  def check(epoch, losses):
+    losses_TxK = mesh_lib.to_host(losses).reshape(-1, 1) if single else (
+        mesh_lib.to_host(losses)[:k].T)
+    mean_K = check_finite(list(losses_TxK), epoch).mean(0)
+    if history is not None:
+      history.append(float(mean_K[0]))
+    return mean_K
+
   for epoch in range(epochs):
     orders = np.stack([epoch_orders(r, a, batch_size) for r, a in zip(rngs, arch_idx_K)])
     orders = orders[0] if single else runs.shard(orders)
     params, opt_state, keys, losses = epoch_fn(model, optimizer, params, opt_state, arrays, supp,
                                                orders, valid, hw_ids, latency, keys)
-    losses_TxK = mesh_lib.to_host(losses).reshape(-1, 1) if single else (
-        mesh_lib.to_host(losses)[:k].T)
-    values = check_finite(list(losses_TxK), epoch)
     if progress:
-      progress(epoch, values.mean(0))
+      progress(epoch, check(epoch, losses))
+    else:
+      pending.append((epoch, losses))
+  for epoch, losses in pending:
+    check(epoch, losses)
   if single:
     return [params]
   host = jax.tree_util.tree_map(mesh_lib.to_host, params) if runs.vmapped else params
