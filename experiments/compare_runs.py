@@ -42,8 +42,8 @@ def main(argv):
            "| target | Spearman (a) | Spearman (b) | abs. difference | within ±10 % (a) | "
            "within ±10 % (b) |", "|---|---|---|---|---|---|", *rows, "",
            f"Largest Spearman difference: {worst:.1e}. Wall time: "
-           f"{res[0]['wall_time_s']['total']:.0f} s (a), {res[1]['wall_time_s']['total']:.0f} s (b).",
-           ""]
+           f"{res[0]['wall_time_s']['total']:.0f} s (a), "
+           f"{res[1]['wall_time_s']['total']:.0f} s (b).", ""]
   text = "\n".join(lines)
   print(text)
   if _OUT.value:
