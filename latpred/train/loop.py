@@ -123,10 +123,13 @@ def fit_runs(model, params_K: list, graph_set, supp_AxD, hw_ids_KxH, latency_KxH
   optimizer = steps.make_optimizer(lr, weight_decay, final_lr,
                                    epochs * math.ceil(n / batch_size), tuple(freeze))
   single = k == 1 and not runs.vmapped  # one run: the epoch program without the run axis
-  stacked = jax.tree_util.tree_map(lambda *x: np.stack([np.asarray(v) for v in x]), *params_K)
-  params = _first(stacked) if single else runs.shard(stacked)
-  if not runs.vmapped:
-    params = jax.tree_util.tree_map(jnp.array, params)  # a copy: the step donates its input
+  if single:  # a device copy (the step donates its input), no trip through the host
+    params = jax.tree_util.tree_map(jnp.array, params_K[0])
+  else:
+    params = runs.shard(jax.tree_util.tree_map(lambda *x: np.stack([np.asarray(v) for v in x]),
+                                               *params_K))
+    if not runs.vmapped:
+      params = jax.tree_util.tree_map(jnp.asarray, params)
   opt_state = optimizer.init(params) if single else jax.vmap(optimizer.init)(params)
   arrays = _graph_arrays(graph_set, runs)
   supp = runs.replicate(np.asarray(supp_AxD, np.float32))

@@ -81,28 +81,29 @@ class Runs:
     its leading axis over the mesh; without a mesh, unchanged (numpy or jax arrays)."""
     if self.mesh is None:
       return tree_K
-    sharding = NamedSharding(self.mesh, P(AXIS))
 
-    def put(x):
+    def pad(x):
       x = np.asarray(x)
       extra = self.padded(len(x)) - len(x)
-      if extra:
-        x = np.concatenate([x, np.repeat(x[:1], extra, axis=0)])
-      return jax.make_array_from_callback(x.shape, sharding, lambda index: x[index])
+      return np.concatenate([x, np.repeat(x[:1], extra, axis=0)]) if extra else x
 
-    return jax.tree_util.tree_map(put, tree_K)
+    return _put(jax.tree_util.tree_map(pad, tree_K), NamedSharding(self.mesh, P(AXIS)))
 
   def replicate(self, tree):
     """Every leaf on every device of the mesh (unchanged without a mesh)."""
     if self.mesh is None:
       return tree
-    sharding = NamedSharding(self.mesh, P())
+    return _put(tree, NamedSharding(self.mesh, P()))
 
-    def put(x):
-      x = np.asarray(x)
-      return jax.make_array_from_callback(x.shape, sharding, lambda index: x[index])
 
-    return jax.tree_util.tree_map(put, tree)
+def _put(tree, sharding):
+  """Every leaf as a global array laid out by `sharding`, each process supplying its shards
+  from its own (identical) host copy."""
+  def put(x):
+    x = np.asarray(x)
+    return jax.make_array_from_callback(x.shape, sharding, lambda index: x[index])
+
+  return jax.tree_util.tree_map(put, tree)
 
 
 def runs_for(devices: int, local: bool = False) -> Runs:
