@@ -10,8 +10,8 @@ import latpred
 
 PACKAGE = pathlib.Path(latpred.__file__).resolve().parent
 # Lower ranks may be imported by higher ones, never the reverse (equal ranks: same role).
-RANK = {"data": 0, "metrics": 0, "spaces": 1, "model": 2, "train": 3, "adapt": 4, "predict": 5,
-        "baselines": 6, "protocol": 7, "apps": 8}
+RANK = {"data": 0, "metrics": 0, "spaces": 1, "model": 2, "networks": 2, "train": 3, "adapt": 4,
+        "predict": 5, "baselines": 6, "protocol": 7, "apps": 8}
 MAX_LINES = 400
 
 

@@ -179,3 +179,43 @@ def write_predictions(path, space: SearchSpace, predicted_ms: np.ndarray) -> Non
     w.writerow([ARCH_COLUMN, "predicted_latency_ms", "rank"])
     for i in range(space.num_archs):
       w.writerow([space.arch_names[i], f"{predicted_ms[i]:.6g}", int(rank[i])])
+
+
+def read_archs(path, canonical) -> list[str]:
+  """The `arch` column of a CSV (suggest.py's to_measure.csv), as canonical names.
+
+  Args:
+    canonical: arch text -> canonical name, raising ValueError on a malformed one (for example
+      `latpred.networks.canonical` bound to a space).
+  Raises:
+    MeasurementError: a missing file or column, malformed or repeated architectures (every
+      problem with its row number), or no rows.
+  """
+  path = pathlib.Path(path)
+  if not path.is_file():
+    raise MeasurementError(f"{path}: no such file")
+  with io.StringIO(_read_text(path), newline="") as f:
+    reader = csv.DictReader(f)
+    header = [h.strip() for h in (reader.fieldnames or [])]
+    if ARCH_COLUMN not in header:
+      raise MeasurementError(f"{path}: the header needs an {ARCH_COLUMN} column; found "
+                             f"{header or 'no header'}")
+    reader.fieldnames = header
+    names, problems, first_row = [], [], {}
+    for row_no, row in enumerate(reader, start=2):
+      try:
+        name = canonical((row.get(ARCH_COLUMN) or "").strip())
+      except ValueError as e:
+        problems.append(f"row {row_no}: {e}")
+        continue
+      if name in first_row:
+        problems.append(f"row {row_no}: the same architecture as row {first_row[name]}")
+        continue
+      first_row[name] = row_no
+      names.append(name)
+  if problems:
+    raise MeasurementError(f"{path}: {len(problems)} problem(s):\n  " +
+                           "\n  ".join(problems[:_MAX_REPORTED]))
+  if not names:
+    raise MeasurementError(f"{path}: no architectures")
+  return names

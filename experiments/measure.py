@@ -1,0 +1,59 @@
+"""Measure architectures on this machine's JAX backend (step 2 of suggest -> measure -> adapt).
+
+  python experiments/measure.py --space=nb201 --archs=to_measure.csv --out=my_device.csv
+
+Builds each architecture's network in flax (NB201: the CIFAR network, 32x32; FBNet: the ImageNet
+network, 224x224, or --resolution=cifar100), compiles it outside the timing, warms it up and
+times rounds x repeats calls (block_until_ready); writes OUT (arch,latency_ms: the median, in
+milliseconds, as experiments/adapt.py reads) and OUT with .json (backend, device kind, batch,
+settings, versions, machine, every timing). Interrupted? Run the same command again: it resumes.
+JAX_PLATFORMS=cpu (or cuda, tpu) chooses the backend.
+"""
+
+import sys
+
+from absl import app, flags
+
+from latpred import networks
+from latpred.apps import measure, measurements, timing
+
+_SPACE = flags.DEFINE_enum("space", None, list(networks.SPACES), "Search space.", required=True)
+_ARCHS = flags.DEFINE_string("archs", None, "CSV with an arch column (suggest.py's output).",
+                             required=True)
+_OUT = flags.DEFINE_string("out", None, "Output CSV (arch,latency_ms); must not exist.",
+                           required=True)
+_RESOLUTION = flags.DEFINE_enum("resolution", "", ["", "imagenet", "cifar100"],
+                                "FBNet input: imagenet (224, default) or cifar100 (32).")
+_BATCH = flags.DEFINE_integer("batch", 1, "Images per call.", lower_bound=1)
+_WARMUP = flags.DEFINE_integer("warmup", 5, "Untimed calls after compiling.", lower_bound=0)
+_REPEATS = flags.DEFINE_integer("repeats", 20, "Timed calls per round.", lower_bound=1)
+_ROUNDS = flags.DEFINE_integer("rounds", 3, "Rounds (their medians must agree).", lower_bound=1)
+_MAX_DISAGREEMENT = flags.DEFINE_float("max_disagreement", 0.10, "Largest (max - min) / median "
+                                       "of the round medians before measuring again.")
+_RETRIES = flags.DEFINE_integer("retries", 2, "Further measurements of a noisy architecture.",
+                                lower_bound=0)
+_ON_DISAGREEMENT = flags.DEFINE_enum("on_disagreement", "warn", list(measure.POLICIES),
+                                     "A still-noisy architecture: keep it with a warning, or stop.")
+
+
+def main(argv):
+  del argv
+  try:
+    archs = measurements.read_archs(_ARCHS.value,
+                                    lambda a: networks.canonical(_SPACE.value, a))
+    plan = measure.Plan(_SPACE.value, _RESOLUTION.value,
+                        timing.Settings(_BATCH.value, _WARMUP.value, _REPEATS.value, _ROUNDS.value),
+                        _MAX_DISAGREEMENT.value, _RETRIES.value, _ON_DISAGREEMENT.value)
+    info = measure.backend_info()
+    print(f"measuring {len(archs)} {_SPACE.value} networks on {info['backend']} "
+          f"({info['device_kind']}), batch {_BATCH.value}", flush=True)
+    sidecar = measure.measure(archs, _OUT.value, plan, log=lambda s: print(s, flush=True))
+  except (ValueError, FileExistsError, measure.MeasureError) as e:
+    print(f"error: {e}", file=sys.stderr)
+    sys.exit(2)
+  print(f"wrote {_OUT.value} ({len(archs)} rows, latency_ms) and "
+        f"{measure.sidecar_path(_OUT.value)}; {sidecar['flagged']} flagged as noisy")
+
+
+if __name__ == "__main__":
+  app.run(main)

@@ -1,0 +1,206 @@
+"""Measuring architectures on the local JAX backend (step 2 of suggest -> measure -> adapt).
+
+  measure(archs, "my_device.csv", Plan("nb201"))
+
+writes `my_device.csv` (`arch,latency_ms`, milliseconds: what experiments/adapt.py reads) and
+`my_device.json` beside it (backend, device kind, batch size, timing settings, versions, machine,
+command, date, and every architecture's timing). Each architecture is timed as
+`latpred.apps.timing.time_network` says (compiled outside the timing, warmed up, median of
+rounds x repeats calls); when its rounds disagree by more than `Plan.max_disagreement` it is
+measured again (`Plan.retries` times), then warned about or refused (`Plan.on_disagreement`).
+
+Nothing is lost on a crash and nothing partial looks complete: each finished architecture is
+appended (and flushed to disk) to `my_device.csv.partial.jsonl`, whose first line records the
+plan; a rerun with the same plan resumes from it and a different plan is refused. The CSV and
+JSON are written only when every architecture is measured, then the partial file is removed.
+"""
+
+import dataclasses
+import datetime
+import json
+import os
+import pathlib
+import platform
+import sys
+import time
+from typing import Callable, Sequence
+
+import jax
+
+from latpred import networks
+from latpred.apps import timing as timing_lib
+
+POLICIES = ("warn", "refuse")
+
+
+class MeasureError(RuntimeError):
+  """A measurement that cannot go on; the message says what to do."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Plan:
+  space: str
+  resolution: str = ""  # FBNet: 'imagenet' (default) or 'cifar100'
+  timing: timing_lib.Settings = timing_lib.Settings()
+  max_disagreement: float = 0.10  # of the round medians, relative (timing.Timing.disagreement)
+  retries: int = 2  # further measurements of an architecture whose rounds disagree
+  on_disagreement: str = "warn"  # or 'refuse'
+  seed: int = 0
+
+  def __post_init__(self):
+    if self.space not in networks.SPACES:
+      raise ValueError(f"unknown space {self.space!r}; valid: {', '.join(networks.SPACES)}")
+    if self.on_disagreement not in POLICIES:
+      raise ValueError(f"on_disagreement={self.on_disagreement!r}; valid: {', '.join(POLICIES)}")
+    if not self.max_disagreement > 0 or self.retries < 0:
+      raise ValueError("max_disagreement must be positive and retries at least 0")
+
+  def as_dict(self) -> dict:
+    return dataclasses.asdict(self)
+
+
+def partial_path(out) -> pathlib.Path:
+  out = pathlib.Path(out)
+  return out.with_name(out.name + ".partial.jsonl")
+
+
+def sidecar_path(out) -> pathlib.Path:
+  return pathlib.Path(out).with_suffix(".json")
+
+
+def backend_info() -> dict:
+  device = jax.devices()[0]
+  return {"backend": jax.default_backend(), "device_kind": device.device_kind,
+          "device_count": jax.device_count()}
+
+
+def _versions() -> dict:
+  import flax
+  import jaxlib
+  import numpy
+  return {"python": platform.python_version(), "jax": jax.__version__,
+          "jaxlib": jaxlib.__version__, "flax": flax.__version__, "numpy": numpy.__version__}
+
+
+def _machine() -> dict:
+  return {"host": platform.node(), "platform": platform.platform(),
+          "processor": platform.processor() or platform.machine(), "cpu_count": os.cpu_count()}
+
+
+def _header(plan: Plan, archs: Sequence[str]) -> dict:
+  return {"plan": plan.as_dict(), **backend_info(), "archs": list(archs)}
+
+
+def _resume(path: pathlib.Path, header: dict, log) -> dict[str, dict]:
+  """Finished records of an earlier run with the same header; refuses a different one."""
+  lines = path.read_text().splitlines()
+  earlier = json.loads(lines[0]) if lines else {}
+  if earlier != header:
+    diff = sorted(k for k in set(earlier) | set(header) if earlier.get(k) != header.get(k))
+    raise MeasureError(f"{path} holds an unfinished measurement with a different "
+                       f"{', '.join(diff)}; rerun it as it was, or delete {path} to start again")
+  done = {}
+  for k, line in enumerate(lines[1:], start=2):
+    try:
+      record = json.loads(line)
+    except json.JSONDecodeError:
+      if k == len(lines):  # cut short by a crash while writing: measure it again
+        log(f"{path}: line {k} is incomplete; its architecture is measured again")
+        continue
+      raise MeasureError(f"{path}: line {k} is not JSON; delete the file to start again") from None
+    done[record["arch"]] = record
+  return done
+
+
+def _append(f, record: dict) -> None:
+  f.write(json.dumps(record) + "\n")
+  f.flush()
+  os.fsync(f.fileno())
+
+
+def _measure_one(arch: str, plan: Plan, time_fn) -> tuple[dict, bool]:
+  """(record, agreed): the attempt whose rounds agree best, after up to `plan.retries` more."""
+  model, image_shape = networks.build(plan.space, arch, plan.resolution)
+  attempts = []
+  for _ in range(plan.retries + 1):
+    attempts.append(time_fn(model, image_shape, plan.timing, plan.seed))
+    if attempts[-1].disagreement <= plan.max_disagreement:
+      break
+  best = min(attempts, key=lambda t: t.disagreement)
+  record = {"arch": arch, **best.as_dict(), "attempts": len(attempts)}
+  return record, best.disagreement <= plan.max_disagreement
+
+
+def _eta(seconds: float) -> str:
+  m, s = divmod(int(round(seconds)), 60)
+  return f"{m // 60}h{m % 60:02d}m" if m >= 60 else f"{m}m{s:02d}s"
+
+
+def _write_atomic(path: pathlib.Path, text: str) -> None:
+  tmp = path.with_name(path.name + ".tmp")
+  tmp.write_text(text)
+  os.replace(tmp, path)
+
+
+def measure(archs: Sequence[str], out, plan: Plan, *, log: Callable[[str], None] = print,
+            time_fn=timing_lib.time_network) -> dict:
+  """Measures every architecture (canonical names of `plan.space`) and writes `out` (CSV) and
+  its sidecar JSON; resumes an interrupted run. Returns the sidecar's content.
+
+  Raises:
+    FileExistsError: `out` exists (a finished measurement is never overwritten).
+    MeasureError: a partial file of a different plan, or a refused noisy architecture (what was
+      measured before it stays in the partial file).
+  """
+  out = pathlib.Path(out)
+  if sidecar_path(out) == out:
+    raise ValueError(f"--out {out}: name the CSV with a .csv suffix (the sidecar is .json)")
+  if out.exists():
+    raise FileExistsError(f"{out} exists; choose another --out or delete it")
+  out.parent.mkdir(parents=True, exist_ok=True)
+  header = _header(plan, archs)
+  partial = partial_path(out)
+  done = _resume(partial, header, log) if partial.exists() else {}
+  if done:
+    log(f"resuming: {len(done)} of {len(archs)} architectures already measured in {partial}")
+  todo = [a for a in archs if a not in done]
+  start = time.perf_counter()
+  with open(partial, "a") as f:
+    if not partial.stat().st_size:
+      _append(f, header)
+    for k, arch in enumerate(todo, start=1):
+      record, agreed = _measure_one(arch, plan, time_fn)
+      note = ""
+      if not agreed:
+        message = (f"{arch}: rounds disagree by {record['disagreement']:.1%} (limit "
+                   f"{plan.max_disagreement:.0%}) after {record['attempts']} measurements; is the "
+                   "machine busy?")
+        if plan.on_disagreement == "refuse":
+          raise MeasureError(message + f" Refused; rerun to resume from {partial}.")
+        log("warning: " + message)
+        note = "  (rounds disagree)"
+      record["flagged"] = not agreed
+      _append(f, record)
+      done[arch] = record
+      elapsed = time.perf_counter() - start
+      log(f"[{len(done)}/{len(archs)}] {record['latency_ms']:.3f} ms (IQR "
+          f"{record['q25_ms']:.3f}-{record['q75_ms']:.3f}, compile {record['compile_s']:.1f} s)"
+          f"{note}  elapsed {_eta(elapsed)}, ETA {_eta(elapsed / k * (len(todo) - k))}")
+  return _finish(out, archs, done, header, plan)
+
+
+def _finish(out: pathlib.Path, archs, done: dict, header: dict, plan: Plan) -> dict:
+  rows = ["arch,latency_ms"] + [f"{a},{done[a]['latency_ms']:.6g}" for a in archs]
+  sidecar = {
+      "what": f"latency (ms) of {len(archs)} {plan.space} networks at batch "
+              f"{plan.timing.batch}, measured by latpred.apps.measure",
+      "csv": out.name, **{k: v for k, v in header.items() if k != "archs"},
+      "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+      "command": " ".join(sys.argv), "machine": _machine(), "versions": _versions(),
+      "flagged": sum(bool(done[a]["flagged"]) for a in archs),
+      "records": [done[a] for a in archs],
+  }
+  _write_atomic(sidecar_path(out), json.dumps(sidecar, indent=1) + "\n")
+  _write_atomic(out, "\n".join(rows) + "\n")
+  partial_path(out).unlink()
+  return sidecar
