@@ -27,12 +27,14 @@ _SAMPLER = flags.DEFINE_enum("sampler", "kmeans", list(samplers.SAMPLERS),
                              "Sampler (latpred.samplers); 'latency' is an oracle and refused.")
 _SEED = flags.DEFINE_integer("seed", 0, "Sampler seed.")
 _OUT = flags.DEFINE_string("out", None, "Output CSV.", required=True)
+_CANDIDATES = flags.DEFINE_string("candidates", None, "Pick among the arch column of this CSV "
+                                  "(e.g. architectures already measured), not the whole space.")
 
 
 def main(argv):
   del argv
   idx = workflow.suggest(_CONFIG.value, _SPACE.value, _NUM.value, _SAMPLER.value, _SEED.value,
-                         _OUT.value)
+                         _OUT.value, _CANDIDATES.value)
   print(f"wrote {len(idx)} {_SPACE.value} architectures to measure to {_OUT.value}; add a "
         "latency_ms column (milliseconds) and run experiments/adapt.py")
 

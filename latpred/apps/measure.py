@@ -82,9 +82,19 @@ def _versions() -> dict:
           "jaxlib": jaxlib.__version__, "flax": flax.__version__, "numpy": numpy.__version__}
 
 
+def _cpu_model() -> str:
+  try:
+    for line in pathlib.Path("/proc/cpuinfo").read_text().splitlines():
+      if line.startswith("model name"):
+        return line.split(":", 1)[1].strip()
+  except OSError:
+    pass
+  return platform.processor() or platform.machine()
+
+
 def _machine() -> dict:
-  return {"host": platform.node(), "platform": platform.platform(),
-          "processor": platform.processor() or platform.machine(), "cpu_count": os.cpu_count()}
+  return {"host": platform.node(), "platform": platform.platform(), "cpu": _cpu_model(),
+          "cpu_count": os.cpu_count()}
 
 
 def _header(plan: Plan, archs: Sequence[str]) -> dict:

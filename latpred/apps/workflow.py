@@ -21,6 +21,7 @@ from latpred import metrics
 from latpred.adapt import stacking
 from latpred.apps.measurements import (
   MeasurementError,
+  read_archs,
   read_measurements,
   write_predictions,
   write_suggestions,
@@ -33,11 +34,14 @@ from latpred.spaces import encodings, fbnet, load_space, nb201
 ORACLE_SAMPLERS = ("latency",)  # need the device's latencies, which a new device does not have
 
 
-def suggest(config, space_name: str, num: int, sampler: str, seed: int, out) -> np.ndarray:
+def suggest(config, space_name: str, num: int, sampler: str, seed: int, out,
+            candidates=None) -> np.ndarray:
   """Writes `out` (CSV) with `num` architectures of the space to measure; returns their indices.
 
   The encoding-based samplers use the config's supplementary encoding for the space (FLOPs and
-  params where it has none), as the runner does for target samples.
+  params where it has none), as the runner does for target samples. `candidates`: a CSV with an
+  `arch` column (for example architectures already measured) to pick from instead of the whole
+  space.
   """
   if sampler in ORACLE_SAMPLERS:
     raise ValueError(f"sampler {sampler!r} is an oracle (it reads the device's latencies); "
@@ -46,7 +50,12 @@ def suggest(config, space_name: str, num: int, sampler: str, seed: int, out) -> 
   space = load_space(space_name, data_dir, config.data.graph_variant)
   enc = build.sampler_encoding(
       space, encodings.encoding(space, build.encoding_spec(config.model, space_name), data_dir))
-  idx = samplers.sample(sampler, num, seed, pool=np.arange(space.num_archs),
+  pool = np.arange(space.num_archs)
+  if candidates:
+    pool = space.indices_of(read_archs(candidates, space.canonical))
+    if len(pool) < num:
+      raise ValueError(f"{candidates}: {len(pool)} candidates, fewer than the {num} to pick")
+  idx = samplers.sample(sampler, num, seed, pool=pool,
                         mflops=space.mflops_A, mparams=space.mparams_A, encoding=enc)
   write_suggestions(out, space, idx)
   return idx

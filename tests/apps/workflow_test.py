@@ -61,6 +61,18 @@ def test_suggest_writes_distinct_architectures_and_refuses_the_oracle(data_dir, 
     workflow.suggest(config, "nb201", 5, "latency", 0, tmp_path / "x.csv")
 
 
+def test_suggest_picks_among_candidates(data_dir, tmp_path, nb):
+  config = nasflat.get_config()
+  config.data.data_dir = str(data_dir)
+  candidates = tmp_path / "measured.csv"
+  pool = np.arange(3, 15625, 97)[:40]
+  candidates.write_text("arch,latency_ms\n" + "".join(f"{nb.arch_names[i]},1.0\n" for i in pool))
+  idx = workflow.suggest(config, "nb201", 10, "kmeans", 0, tmp_path / "s.csv", candidates)
+  assert len(set(idx.tolist())) == 10 and set(idx.tolist()) <= set(pool.tolist())
+  with pytest.raises(ValueError, match="fewer than the 50"):
+    workflow.suggest(config, "nb201", 50, "kmeans", 0, tmp_path / "t.csv", candidates)
+
+
 @pytest.mark.parametrize("rows, message", [
     ([("|nor_conv_3x3~0|+|bogus~0|", "1.0")], r"row 2: .*bogus"),
     ([("", "1.0")], r"row 2: arch is empty"),
