@@ -3,10 +3,12 @@
   python experiments/measure.py --space=nb201 --archs=to_measure.csv --out=my_device.csv
 
 Builds each architecture's network in flax (NB201: the CIFAR network, 32x32; FBNet: the ImageNet
-network, 224x224, or --resolution=cifar100), compiles it outside the timing, warms it up and
-times rounds x repeats calls (block_until_ready); writes OUT (arch,latency_ms: the median, in
-milliseconds, as experiments/adapt.py reads) and OUT with .json (backend, device kind, batch,
-settings, versions, machine, every timing). Interrupted? Run the same command again: it resumes.
+network, 224x224, or --resolution=cifar100), compiles them outside the timing, then times rounds
+of warm-up and timed calls (block_until_ready) interleaved over the networks (docs/measure.md);
+writes OUT (arch,latency_ms: the median of the round medians, in milliseconds, as
+experiments/adapt.py reads) and OUT with .json (backend, device kind, batch, settings, versions,
+machine, every timing).
+Interrupted? Run the same command again: it resumes.
 JAX_PLATFORMS=cpu (or cuda, tpu) chooses the backend.
 """
 
@@ -25,15 +27,17 @@ _OUT = flags.DEFINE_string("out", None, "Output CSV (arch,latency_ms); must not 
 _RESOLUTION = flags.DEFINE_enum("resolution", "", ["", "imagenet", "cifar100"],
                                 "FBNet input: imagenet (224, default) or cifar100 (32).")
 _BATCH = flags.DEFINE_integer("batch", 1, "Images per call.", lower_bound=1)
-_WARMUP = flags.DEFINE_integer("warmup", 5, "Untimed calls after compiling.", lower_bound=0)
-_REPEATS = flags.DEFINE_integer("repeats", 20, "Timed calls per round.", lower_bound=1)
-_ROUNDS = flags.DEFINE_integer("rounds", 3, "Rounds (their medians must agree).", lower_bound=1)
-_MAX_DISAGREEMENT = flags.DEFINE_float("max_disagreement", 0.10, "Largest (max - min) / median "
-                                       "of the round medians before measuring again.")
-_RETRIES = flags.DEFINE_integer("retries", 2, "Further measurements of a noisy architecture.",
-                                lower_bound=0)
-_ON_DISAGREEMENT = flags.DEFINE_enum("on_disagreement", "warn", list(measure.POLICIES),
-                                     "A still-noisy architecture: keep it with a warning, or stop.")
+_WARMUP = flags.DEFINE_integer("warmup", 2, "Untimed calls before a network's calls in each "
+                               "round.", lower_bound=0)
+_REPEATS = flags.DEFINE_integer("repeats", 10, "Timed calls per network and round.",
+                                lower_bound=1)
+_ROUNDS = flags.DEFINE_integer("rounds", 20, "Passes over the group.", lower_bound=1)
+_GROUP = flags.DEFINE_integer("group", 0, "Networks compiled and timed together (0: all; fewer "
+                              "bounds the memory).", lower_bound=0)
+_MAX_UNCERTAINTY = flags.DEFINE_float("max_uncertainty", 0.10, "Largest relative standard "
+                                      "error of a latency (over rounds) before flagging it.")
+_ON_NOISY = flags.DEFINE_enum("on_noisy", "warn", list(measure.POLICIES),
+                              "A noisy network: keep it with a warning (flagged), or stop.")
 
 
 def main(argv):
@@ -43,7 +47,7 @@ def main(argv):
                                     lambda a: networks.canonical(_SPACE.value, a))
     plan = measure.Plan(_SPACE.value, _RESOLUTION.value,
                         timing.Settings(_BATCH.value, _WARMUP.value, _REPEATS.value, _ROUNDS.value),
-                        _MAX_DISAGREEMENT.value, _RETRIES.value, _ON_DISAGREEMENT.value)
+                        _GROUP.value, _MAX_UNCERTAINTY.value, _ON_NOISY.value)
     info = measure.backend_info()
     print(f"measuring {len(archs)} {_SPACE.value} networks on {info['backend']} "
           f"({info['device_kind']}), batch {_BATCH.value}", flush=True)

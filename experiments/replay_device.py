@@ -17,6 +17,7 @@ import numpy as np
 from absl import app, flags
 
 from latpred import metrics
+from latpred.apps import measurements
 from latpred.data import load_latency_table
 from latpred.spaces import load_space
 
@@ -36,11 +37,8 @@ def main(argv):
     if not _OUT.value:
       sys.exit("--suggestions needs --out")
     archs = [r["arch"] for r in csv.DictReader(open(_SUGGESTIONS.value))]
-    with open(_OUT.value, "w", newline="") as f:
-      w = csv.writer(f)
-      w.writerow(["arch", "latency_ms"])
-      for a in archs:
-        w.writerow([a, f"{truth[space.index_of(a)]:.6g}"])
+    idx = space.indices_of(archs)
+    measurements.write_measurements(_OUT.value, space, idx, truth[idx])
     print(f"wrote {len(archs)} recorded {_DEVICE.value} latencies (ms) to {_OUT.value}")
   if _PREDICTIONS.value:
     rows = list(csv.DictReader(open(_PREDICTIONS.value)))

@@ -27,8 +27,9 @@ _SAMPLER = flags.DEFINE_enum("sampler", "kmeans", list(samplers.SAMPLERS),
                              "Sampler (latpred.samplers); 'latency' is an oracle and refused.")
 _SEED = flags.DEFINE_integer("seed", 0, "Sampler seed.")
 _OUT = flags.DEFINE_string("out", None, "Output CSV.", required=True)
-_CANDIDATES = flags.DEFINE_string("candidates", None, "Pick among the arch column of this CSV "
-                                  "(e.g. architectures already measured), not the whole space.")
+_CANDIDATES = flags.DEFINE_string("candidates", None, "Pick among the arch column of this CSV, "
+                                  "not the whole space; with a latency_ms column (architectures "
+                                  "already measured) the output keeps the picks' latencies.")
 
 
 def main(argv):

@@ -1,18 +1,19 @@
-"""Measuring architectures on the local JAX backend (step 2 of suggest -> measure -> adapt).
+"""Measuring architectures on the local JAX backend (step 3 of suggest -> measure -> adapt).
 
   measure(archs, "my_device.csv", Plan("nb201"))
 
 writes `my_device.csv` (`arch,latency_ms`, milliseconds: what experiments/adapt.py reads) and
 `my_device.json` beside it (backend, device kind, batch size, timing settings, versions, machine,
-command, date, and every architecture's timing). Each architecture is timed as
-`latpred.apps.timing.time_network` says (compiled outside the timing, warmed up, median of
-rounds x repeats calls); when its rounds disagree by more than `Plan.max_disagreement` it is
-measured again (`Plan.retries` times), then warned about or refused (`Plan.on_disagreement`).
+command, date, peak memory, and every architecture's timing). Architectures are compiled and
+timed in groups of `Plan.group` (all at once by default), as `latpred.apps.timing` describes:
+compiled outside the timing, then rounds of warm-up and timed calls interleaved over the group.
+A network whose round medians disagree (relative standard error above `Plan.max_uncertainty`)
+is warned about and flagged in the sidecar, or refused (`Plan.on_noisy`).
 
-Nothing is lost on a crash and nothing partial looks complete: each finished architecture is
-appended (and flushed to disk) to `my_device.csv.partial.jsonl`, whose first line records the
-plan; a rerun with the same plan resumes from it and a different plan is refused. The CSV and
-JSON are written only when every architecture is measured, then the partial file is removed.
+Nothing is lost on a crash and nothing partial looks complete: each finished group is appended
+(and flushed to disk) to `my_device.csv.partial.jsonl`, whose first line records the plan; a
+rerun with the same plan resumes from it and a different plan is refused. The CSV and JSON are
+written only when every architecture is measured, then the partial file is removed.
 """
 
 import dataclasses
@@ -21,6 +22,7 @@ import json
 import os
 import pathlib
 import platform
+import resource
 import sys
 import time
 from typing import Callable, Sequence
@@ -42,18 +44,18 @@ class Plan:
   space: str
   resolution: str = ""  # FBNet: 'imagenet' (default) or 'cifar100'
   timing: timing_lib.Settings = timing_lib.Settings()
-  max_disagreement: float = 0.10  # of the round medians, relative (timing.Timing.disagreement)
-  retries: int = 2  # further measurements of an architecture whose rounds disagree
-  on_disagreement: str = "warn"  # or 'refuse'
+  group: int = 0  # networks compiled and timed together (0: all; smaller bounds the memory)
+  max_uncertainty: float = 0.10  # relative robust standard error of a latency (timing.Timing)
+  on_noisy: str = "warn"  # or 'refuse'
   seed: int = 0
 
   def __post_init__(self):
     if self.space not in networks.SPACES:
       raise ValueError(f"unknown space {self.space!r}; valid: {', '.join(networks.SPACES)}")
-    if self.on_disagreement not in POLICIES:
-      raise ValueError(f"on_disagreement={self.on_disagreement!r}; valid: {', '.join(POLICIES)}")
-    if not self.max_disagreement > 0 or self.retries < 0:
-      raise ValueError("max_disagreement must be positive and retries at least 0")
+    if self.on_noisy not in POLICIES:
+      raise ValueError(f"on_noisy={self.on_noisy!r}; valid: {', '.join(POLICIES)}")
+    if not self.max_uncertainty > 0 or self.group < 0:
+      raise ValueError("max_uncertainty must be positive and group at least 0")
 
   def as_dict(self) -> dict:
     return dataclasses.asdict(self)
@@ -128,19 +130,6 @@ def _append(f, record: dict) -> None:
   os.fsync(f.fileno())
 
 
-def _measure_one(arch: str, plan: Plan, time_fn) -> tuple[dict, bool]:
-  """(record, agreed): the attempt whose rounds agree best, after up to `plan.retries` more."""
-  model, image_shape = networks.build(plan.space, arch, plan.resolution)
-  attempts = []
-  for _ in range(plan.retries + 1):
-    attempts.append(time_fn(model, image_shape, plan.timing, plan.seed))
-    if attempts[-1].disagreement <= plan.max_disagreement:
-      break
-  best = min(attempts, key=lambda t: t.disagreement)
-  record = {"arch": arch, **best.as_dict(), "attempts": len(attempts)}
-  return record, best.disagreement <= plan.max_disagreement
-
-
 def _eta(seconds: float) -> str:
   m, s = divmod(int(round(seconds)), 60)
   return f"{m // 60}h{m % 60:02d}m" if m >= 60 else f"{m}m{s:02d}s"
@@ -153,14 +142,14 @@ def _write_atomic(path: pathlib.Path, text: str) -> None:
 
 
 def measure(archs: Sequence[str], out, plan: Plan, *, log: Callable[[str], None] = print,
-            time_fn=timing_lib.time_network) -> dict:
+            time_fn=timing_lib.time_networks) -> dict:
   """Measures every architecture (canonical names of `plan.space`) and writes `out` (CSV) and
   its sidecar JSON; resumes an interrupted run. Returns the sidecar's content.
 
   Raises:
     FileExistsError: `out` exists (a finished measurement is never overwritten).
-    MeasureError: a partial file of a different plan, or a refused noisy architecture (what was
-      measured before it stays in the partial file).
+    MeasureError: a partial file of a different plan, or a refused noisy architecture (the
+      group's other architectures are kept in the partial file).
   """
   out = pathlib.Path(out)
   if sidecar_path(out) == out:
@@ -174,29 +163,46 @@ def measure(archs: Sequence[str], out, plan: Plan, *, log: Callable[[str], None]
   if done:
     log(f"resuming: {len(done)} of {len(archs)} architectures already measured in {partial}")
   todo = [a for a in archs if a not in done]
+  size = plan.group or len(todo) or 1
+  groups = [todo[i:i + size] for i in range(0, len(todo), size)]
   start = time.perf_counter()
   with open(partial, "a") as f:
     if not partial.stat().st_size:
       _append(f, header)
-    for k, arch in enumerate(todo, start=1):
-      record, agreed = _measure_one(arch, plan, time_fn)
-      note = ""
-      if not agreed:
-        message = (f"{arch}: rounds disagree by {record['disagreement']:.1%} (limit "
-                   f"{plan.max_disagreement:.0%}) after {record['attempts']} measurements; is the "
-                   "machine busy?")
-        if plan.on_disagreement == "refuse":
-          raise MeasureError(message + f" Refused; rerun to resume from {partial}.")
-        log("warning: " + message)
-        note = "  (rounds disagree)"
-      record["flagged"] = not agreed
-      _append(f, record)
-      done[arch] = record
+    for g, group in enumerate(groups, start=1):
+      log(f"group {g}/{len(groups)}: {len(group)} networks")
+      builds = [networks.build(plan.space, a, plan.resolution) for a in group]
+      timings = time_fn(builds, plan.timing, plan.seed, log)
+      refused = _record_group(f, group, timings, plan, done, log)
+      if refused:
+        raise MeasureError(f"{len(refused)} noisy architecture(s) refused ({refused[0]}, ...): "
+                           f"is the machine busy? Rerun to measure them again; the others are "
+                           f"kept in {partial}.")
       elapsed = time.perf_counter() - start
-      log(f"[{len(done)}/{len(archs)}] {record['latency_ms']:.3f} ms (IQR "
-          f"{record['q25_ms']:.3f}-{record['q75_ms']:.3f}, compile {record['compile_s']:.1f} s)"
-          f"{note}  elapsed {_eta(elapsed)}, ETA {_eta(elapsed / k * (len(todo) - k))}")
+      log(f"[{len(done)}/{len(archs)}] measured; elapsed {_eta(elapsed)}, ETA "
+          f"{_eta(elapsed / g * (len(groups) - g))}")
   return _finish(out, archs, done, header, plan)
+
+
+def _record_group(f, group, timings, plan: Plan, done: dict, log) -> list[str]:
+  """Appends the group's records; returns the architectures refused as noisy."""
+  refused = []
+  for arch, t in zip(group, timings):
+    noisy = t.uncertainty > plan.max_uncertainty
+    note = f"  (noisy: uncertainty {t.uncertainty:.1%})" if noisy else ""
+    log(f"  {t.latency_ms:9.3f} ms (IQR {t.q25_ms:.3f}-{t.q75_ms:.3f}, compile "
+        f"{t.compile_s:.1f} s){note}  {arch}")
+    if noisy and plan.on_noisy == "refuse":
+      refused.append(arch)
+      continue
+    record = {"arch": arch, **t.as_dict(), "flagged": noisy}
+    _append(f, record)
+    done[arch] = record
+  if any(t.uncertainty > plan.max_uncertainty for t in timings) and plan.on_noisy == "warn":
+    log(f"warning: {sum(t.uncertainty > plan.max_uncertainty for t in timings)} network(s) "
+        f"with uncertainty above {plan.max_uncertainty:.0%} (flagged in the sidecar); is the "
+        "machine busy?")
+  return refused
 
 
 def _finish(out: pathlib.Path, archs, done: dict, header: dict, plan: Plan) -> dict:
@@ -208,6 +214,7 @@ def _finish(out: pathlib.Path, archs, done: dict, header: dict, plan: Plan) -> d
       "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
       "command": " ".join(sys.argv), "machine": _machine(), "versions": _versions(),
       "flagged": sum(bool(done[a]["flagged"]) for a in archs),
+      "peak_memory_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
       "records": [done[a] for a in archs],
   }
   _write_atomic(sidecar_path(out), json.dumps(sidecar, indent=1) + "\n")

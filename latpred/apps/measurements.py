@@ -166,6 +166,16 @@ def write_suggestions(path, space: SearchSpace, arch_idx: Sequence[int]) -> None
       w.writerow([name] + extra)
 
 
+def write_measurements(path, space: SearchSpace, arch_idx: Sequence[int],
+                       latency_ms: Sequence[float]) -> None:
+  """my_device.csv: `arch,latency_ms` rows (milliseconds), as `read_measurements` reads them."""
+  with open(path, "w", newline="") as f:
+    w = csv.writer(f)
+    w.writerow([ARCH_COLUMN, LATENCY_COLUMN])
+    for i, value in zip(arch_idx, latency_ms, strict=True):
+      w.writerow([arch_label(space, int(i)), f"{float(value):.6g}"])
+
+
 def write_predictions(path, space: SearchSpace, predicted_ms: np.ndarray) -> None:
   """predictions.csv: every architecture, its predicted latency (ms) and rank (1 = fastest)."""
   predicted_ms = np.asarray(predicted_ms, np.float64)

@@ -20,9 +20,11 @@ import numpy as np
 from latpred import metrics
 from latpred.adapt import stacking
 from latpred.apps.measurements import (
+  LATENCY_COLUMN,
   MeasurementError,
   read_archs,
   read_measurements,
+  write_measurements,
   write_predictions,
   write_suggestions,
 )
@@ -40,8 +42,9 @@ def suggest(config, space_name: str, num: int, sampler: str, seed: int, out,
 
   The encoding-based samplers use the config's supplementary encoding for the space (FLOPs and
   params where it has none), as the runner does for target samples. `candidates`: a CSV with an
-  `arch` column (for example architectures already measured) to pick from instead of the whole
-  space.
+  `arch` column to pick from instead of the whole space; when it also has `latency_ms` (e.g.
+  architectures already measured), `out` gets the picks' `arch,latency_ms` rows, ready for
+  adapt_device.
   """
   if sampler in ORACLE_SAMPLERS:
     raise ValueError(f"sampler {sampler!r} is an oracle (it reads the device's latencies); "
@@ -50,15 +53,26 @@ def suggest(config, space_name: str, num: int, sampler: str, seed: int, out,
   space = load_space(space_name, data_dir, config.data.graph_variant)
   enc = build.sampler_encoding(
       space, encodings.encoding(space, build.encoding_spec(config.model, space_name), data_dir))
-  pool = np.arange(space.num_archs)
+  pool, measured = np.arange(space.num_archs), None
   if candidates:
     pool = space.indices_of(read_archs(candidates, space.canonical))
     if len(pool) < num:
       raise ValueError(f"{candidates}: {len(pool)} candidates, fewer than the {num} to pick")
+    if LATENCY_COLUMN in _header(candidates):
+      measured = read_measurements(candidates, space, duplicates="refuse")
   idx = samplers.sample(sampler, num, seed, pool=pool,
                         mflops=space.mflops_A, mparams=space.mparams_A, encoding=enc)
-  write_suggestions(out, space, idx)
+  if measured is None:
+    write_suggestions(out, space, idx)
+  else:  # the picks' measured latencies: adapt.py's input as it is
+    by_arch = dict(zip(measured.arch_idx.tolist(), measured.latency_ms.tolist()))
+    write_measurements(out, space, idx, [by_arch[int(i)] for i in idx])
   return idx
+
+
+def _header(path) -> list[str]:
+  with open(path, newline="", encoding="utf-8-sig") as f:
+    return [h.strip() for h in next(csv.reader(f), [])]
 
 
 def _other_space_hint(path, space_name: str) -> str:

@@ -71,6 +71,12 @@ def test_suggest_picks_among_candidates(data_dir, tmp_path, nb):
   assert len(set(idx.tolist())) == 10 and set(idx.tolist()) <= set(pool.tolist())
   with pytest.raises(ValueError, match="fewer than the 50"):
     workflow.suggest(config, "nb201", 50, "kmeans", 0, tmp_path / "t.csv", candidates)
+  picked = read_measurements(tmp_path / "s.csv", nb)  # the picks keep their latency_ms
+  np.testing.assert_array_equal(picked.arch_idx, idx)
+  np.testing.assert_array_equal(picked.latency_ms, np.ones(10))
+  candidates.write_text("arch\n" + "".join(f"{nb.arch_names[i]}\n" for i in pool))
+  workflow.suggest(config, "nb201", 10, "kmeans", 0, tmp_path / "u.csv", candidates)
+  assert open(tmp_path / "u.csv").readline().strip() == "arch"
 
 
 @pytest.mark.parametrize("rows, message", [
