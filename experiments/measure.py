@@ -32,7 +32,7 @@ _WARMUP = flags.DEFINE_integer("warmup", 2, "Untimed calls before a network's ca
 _REPEATS = flags.DEFINE_integer("repeats", 10, "Timed calls per network and round.",
                                 lower_bound=1)
 _ROUNDS = flags.DEFINE_integer("rounds", 20, "Passes over the group.", lower_bound=1)
-_GROUP = flags.DEFINE_integer("group", 0, "Networks compiled and timed together (0: all; fewer "
+_GROUP = flags.DEFINE_integer("group", 100, "Networks compiled and timed together (0: all; fewer "
                               "bounds the memory).", lower_bound=0)
 _MAX_UNCERTAINTY = flags.DEFINE_float("max_uncertainty", 0.10, "Largest relative standard "
                                       "error of a latency (over rounds) before flagging it.")

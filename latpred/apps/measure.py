@@ -5,7 +5,7 @@
 writes `my_device.csv` (`arch,latency_ms`, milliseconds: what experiments/adapt.py reads) and
 `my_device.json` beside it (backend, device kind, batch size, timing settings, versions, machine,
 command, date, peak memory, and every architecture's timing). Architectures are compiled and
-timed in groups of `Plan.group` (all at once by default), as `latpred.apps.timing` describes:
+timed in groups of `Plan.group` (100; 0 = all at once), as `latpred.apps.timing` describes:
 compiled outside the timing, then rounds of warm-up and timed calls interleaved over the group.
 A network whose round medians disagree (relative standard error above `Plan.max_uncertainty`)
 is warned about and flagged in the sidecar, or refused (`Plan.on_noisy`).
@@ -44,7 +44,7 @@ class Plan:
   space: str
   resolution: str = ""  # FBNet: 'imagenet' (default) or 'cifar100'
   timing: timing_lib.Settings = timing_lib.Settings()
-  group: int = 0  # networks compiled and timed together (0: all; smaller bounds the memory)
+  group: int = 100  # networks compiled and timed together (0: all; smaller bounds the memory)
   max_uncertainty: float = 0.10  # relative robust standard error of a latency (timing.Timing)
   on_noisy: str = "warn"  # or 'refuse'
   seed: int = 0

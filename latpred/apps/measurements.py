@@ -76,6 +76,21 @@ def _read_text(path: pathlib.Path) -> str:
         "UTF-8 (\"CSV UTF-8\" in spreadsheet programs)") from None
 
 
+def _rows(path) -> tuple[list[str], csv.DictReader]:
+  """(header with names stripped, rows as dicts) of a UTF-8 CSV file."""
+  path = pathlib.Path(path)
+  if not path.is_file():
+    raise MeasurementError(f"{path}: no such file")
+  reader = csv.DictReader(io.StringIO(_read_text(path), newline=""))
+  reader.fieldnames = [h.strip() for h in (reader.fieldnames or [])]
+  return list(reader.fieldnames), reader
+
+
+def read_header(path) -> list[str]:
+  """The column names of a CSV file (stripped)."""
+  return _rows(path)[0]
+
+
 def read_measurements(path, space: SearchSpace, duplicates: str = "average") -> Measurements:
   """Reads and checks `arch,latency_ms` rows measured on one device.
 
@@ -89,37 +104,31 @@ def read_measurements(path, space: SearchSpace, duplicates: str = "average") -> 
   """
   if duplicates not in DUPLICATES:
     raise ValueError(f"duplicates={duplicates!r}; valid: {', '.join(DUPLICATES)}")
-  path = pathlib.Path(path)
-  if not path.is_file():
-    raise MeasurementError(f"{path}: no such file")
-  with io.StringIO(_read_text(path), newline="") as f:
-    reader = csv.DictReader(f)
-    header = [h.strip() for h in (reader.fieldnames or [])]
-    missing = [c for c in (ARCH_COLUMN, LATENCY_COLUMN) if c not in header]
-    if missing:
-      raise MeasurementError(f"{path}: the header needs columns {ARCH_COLUMN},{LATENCY_COLUMN} "
-                             f"(latency in milliseconds); missing {', '.join(missing)}; found "
-                             f"{header or 'no header'}")
-    reader.fieldnames = header
-    problems, seen = [], {}
-    values: list[tuple[int, float]] = []
-    rows = 0
-    for row_no, row in enumerate(reader, start=2):
-      rows += 1
-      arch = (row.get(ARCH_COLUMN) or "").strip()
-      try:
-        if not arch:
-          raise ValueError("arch is empty")
-        idx = space.index_of(arch)
-      except ValueError as e:
-        problems.append(f"row {row_no}: {e}")
-        idx = None
-      value, why = _parse_latency(row.get(LATENCY_COLUMN))
-      if why:
-        problems.append(f"row {row_no}: {why}")
-      if idx is not None and value is not None:
-        seen.setdefault(idx, []).append(row_no)
-        values.append((idx, value))
+  header, reader = _rows(path)
+  missing = [c for c in (ARCH_COLUMN, LATENCY_COLUMN) if c not in header]
+  if missing:
+    raise MeasurementError(f"{path}: the header needs columns {ARCH_COLUMN},{LATENCY_COLUMN} "
+                           f"(latency in milliseconds); missing {', '.join(missing)}; found "
+                           f"{header or 'no header'}")
+  problems, seen = [], {}
+  values: list[tuple[int, float]] = []
+  rows = 0
+  for row_no, row in enumerate(reader, start=2):
+    rows += 1
+    arch = (row.get(ARCH_COLUMN) or "").strip()
+    try:
+      if not arch:
+        raise ValueError("arch is empty")
+      idx = space.index_of(arch)
+    except ValueError as e:
+      problems.append(f"row {row_no}: {e}")
+      idx = None
+    value, why = _parse_latency(row.get(LATENCY_COLUMN))
+    if why:
+      problems.append(f"row {row_no}: {why}")
+    if idx is not None and value is not None:
+      seen.setdefault(idx, []).append(row_no)
+      values.append((idx, value))
   if duplicates == "refuse":
     for idx, row_nos in seen.items():
       if len(row_nos) > 1:
@@ -201,28 +210,22 @@ def read_archs(path, canonical) -> list[str]:
     MeasurementError: a missing file or column, malformed or repeated architectures (every
       problem with its row number), or no rows.
   """
-  path = pathlib.Path(path)
-  if not path.is_file():
-    raise MeasurementError(f"{path}: no such file")
-  with io.StringIO(_read_text(path), newline="") as f:
-    reader = csv.DictReader(f)
-    header = [h.strip() for h in (reader.fieldnames or [])]
-    if ARCH_COLUMN not in header:
-      raise MeasurementError(f"{path}: the header needs an {ARCH_COLUMN} column; found "
-                             f"{header or 'no header'}")
-    reader.fieldnames = header
-    names, problems, first_row = [], [], {}
-    for row_no, row in enumerate(reader, start=2):
-      try:
-        name = canonical((row.get(ARCH_COLUMN) or "").strip())
-      except ValueError as e:
-        problems.append(f"row {row_no}: {e}")
-        continue
-      if name in first_row:
-        problems.append(f"row {row_no}: the same architecture as row {first_row[name]}")
-        continue
-      first_row[name] = row_no
-      names.append(name)
+  header, reader = _rows(path)
+  if ARCH_COLUMN not in header:
+    raise MeasurementError(f"{path}: the header needs an {ARCH_COLUMN} column; found "
+                           f"{header or 'no header'}")
+  names, problems, first_row = [], [], {}
+  for row_no, row in enumerate(reader, start=2):
+    try:
+      name = canonical((row.get(ARCH_COLUMN) or "").strip())
+    except ValueError as e:
+      problems.append(f"row {row_no}: {e}")
+      continue
+    if name in first_row:
+      problems.append(f"row {row_no}: the same architecture as row {first_row[name]}")
+      continue
+    first_row[name] = row_no
+    names.append(name)
   if problems:
     raise MeasurementError(f"{path}: {len(problems)} problem(s):\n  " +
                            "\n  ".join(problems[:_MAX_REPORTED]))

@@ -23,6 +23,7 @@ from latpred.apps.measurements import (
   LATENCY_COLUMN,
   MeasurementError,
   read_archs,
+  read_header,
   read_measurements,
   write_measurements,
   write_predictions,
@@ -58,7 +59,7 @@ def suggest(config, space_name: str, num: int, sampler: str, seed: int, out,
     pool = space.indices_of(read_archs(candidates, space.canonical))
     if len(pool) < num:
       raise ValueError(f"{candidates}: {len(pool)} candidates, fewer than the {num} to pick")
-    if LATENCY_COLUMN in _header(candidates):
+    if LATENCY_COLUMN in read_header(candidates):
       measured = read_measurements(candidates, space, duplicates="refuse")
   idx = samplers.sample(sampler, num, seed, pool=pool,
                         mflops=space.mflops_A, mparams=space.mparams_A, encoding=enc)
@@ -68,11 +69,6 @@ def suggest(config, space_name: str, num: int, sampler: str, seed: int, out,
     by_arch = dict(zip(measured.arch_idx.tolist(), measured.latency_ms.tolist()))
     write_measurements(out, space, idx, [by_arch[int(i)] for i in idx])
   return idx
-
-
-def _header(path) -> list[str]:
-  with open(path, newline="", encoding="utf-8-sig") as f:
-    return [h.strip() for h in next(csv.reader(f), [])]
 
 
 def _other_space_hint(path, space_name: str) -> str:
