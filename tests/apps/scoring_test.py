@@ -1,0 +1,46 @@
+"""Scoring adapted predictions on a device's held-out measured rows beside the references."""
+
+import numpy as np
+import pytest
+
+from latpred.apps import scoring
+from latpred.apps.measurements import Measurements
+from latpred.data import load_latency_table
+from latpred.spaces import load_space
+
+
+@pytest.fixture(scope="module")
+def setup(data_dir):
+  space, table = load_space("nb201", data_dir), load_latency_table("nb201", data_dir)
+  truth = table.latency_ms("gold_6226").astype(np.float64)
+  idx = np.arange(11, 15625, 373)[:40]
+  measured = Measurements(idx, truth[idx], 40)
+  used = Measurements(idx[:10], truth[idx[:10]], 10)
+  train_hw = [h for h in table.hw_names if h != "gold_6226"]
+  return space, table, truth, measured, used, train_hw
+
+
+def test_scores_every_method_on_the_rows_adaptation_did_not_use(setup):
+  space, table, truth, measured, used, train_hw = setup
+  scores = scoring.score_device(space, table, train_hw, measured, used, truth)
+  assert scores["rows"] == {"used": 10, "scored": 30}
+  assert scores["adapted"]["spearman"] == pytest.approx(1.0)  # the truth as the prediction
+  assert scores["adapted"]["within_10pct"] == 100.0 and scores["adapted"]["median_ape_pct"] == 0
+  assert set(scores) == {"rows", "adapted", *scoring.REFERENCES}
+  for method in scoring.REFERENCES:
+    assert -1 <= scores[method]["spearman"] <= 1 and 0 <= scores[method]["within_10pct"] <= 100
+  table_md = scoring.markdown(scores, "gold")
+  assert "| adapted | 1.000 |" in table_md and "scored on 30 others" in table_md
+
+
+def test_refuses_inconsistent_inputs(setup):
+  space, table, truth, measured, used, train_hw = setup
+  stranger = Measurements(np.array([3, 4, 5]), truth[[3, 4, 5]], 3)
+  with pytest.raises(ValueError, match="must be among the measured rows"):
+    scoring.score_device(space, table, train_hw, measured, stranger, truth)
+  with pytest.raises(ValueError, match="need 3"):
+    scoring.score_device(space, table, train_hw, used, used, truth)
+  with pytest.raises(ValueError, match="a prediction per architecture"):
+    scoring.score_device(space, table, train_hw, measured, used, truth[:100])
+  with pytest.raises(ValueError, match="not in the nb201 table"):
+    scoring.score_device(space, table, ["my_phone"], measured, used, truth)
