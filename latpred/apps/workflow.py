@@ -141,7 +141,8 @@ def adapt_device(pretrained, measurements, out, *, device: str = "my_device",
                         ens.stack.named_weights(stacking.columns(predictor.train_hw))),
       "predicted_latency_ms": {"min": float(predicted.min()),
                                "median": float(np.median(predicted)),
-                               "max": float(predicted.max())},
+                               "max": float(predicted.max()),
+                               "not_positive": int((predicted <= 0).sum())},
       "wall_time_s": {"load": load_s, "adapt": adapt_s, "predict_all": predict_s},
   }
   made = [p for p in reversed(out.resolve().parents) if not p.exists()]
@@ -166,6 +167,14 @@ def adapt_device(pretrained, measurements, out, *, device: str = "my_device",
   return report
 
 
+def _not_positive(r: dict) -> str:
+  """A warning for predictions at or below 0 ms (the stack's intercept can be negative and its
+  predictions are not floored), '' when there are none."""
+  n = r["predicted_latency_ms"].get("not_positive", 0)
+  return (f"\n- **warning**: {n} architecture(s) predicted at or below 0 ms (the stack's "
+          "intercept is negative; rank them, do not read their milliseconds)") if n else ""
+
+
 def report_markdown(r: dict) -> str:
   loo = r["leave_one_out_spearman"]
   loo_text = "n/a (the config does not stack)" if loo != loo else f"{loo:.3f}"
@@ -179,7 +188,7 @@ def report_markdown(r: dict) -> str:
       "stack refitted without it, on the cross-fitted GNN column)",
       f"- predicted latency (ms) over the space: min {r['predicted_latency_ms']['min']:.3f}, "
       f"median {r['predicted_latency_ms']['median']:.3f}, "
-      f"max {r['predicted_latency_ms']['max']:.3f}",
+      f"max {r['predicted_latency_ms']['max']:.3f}" + _not_positive(r),
       f"- wall time (s): load {r['wall_time_s']['load']:.1f}, adapt "
       f"{r['wall_time_s']['adapt']:.1f}, predict all {r['wall_time_s']['predict_all']:.1f}",
   ]

@@ -148,6 +148,11 @@ def test_adapt_device_end_to_end_and_reload(pretrained, data_dir, tmp_path, fpga
   assert set(saved["stack_weights"]) == {"gnn_ms", *TRAIN.split(","), "mflops", "mparams",
                                          "compute_ops"}
   assert "leave-one-out" in (out / "report.md").read_text() and report["device"] == "board"
+  assert saved["predicted_latency_ms"]["not_positive"] == int((ms <= 0).sum())
+  negative = dict(saved, predicted_latency_ms=dict(saved["predicted_latency_ms"], not_positive=7))
+  assert "7 architecture(s) predicted at or below 0 ms" in workflow.report_markdown(negative)
+  assert "at or below 0 ms" not in workflow.report_markdown(
+      dict(saved, predicted_latency_ms=dict(saved["predicted_latency_ms"], not_positive=0)))
   # The adapted checkpoint loads back adapted and predicts the same milliseconds.
   again = LatencyPredictor.load(out / "checkpoint", data_dir=data_dir)
   np.testing.assert_allclose(again.predict_ms(nb.arch_names[:50], "board"), ms[:50], rtol=1e-4)
