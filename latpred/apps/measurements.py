@@ -76,6 +76,13 @@ def _read_text(path: pathlib.Path) -> str:
         "UTF-8 (\"CSV UTF-8\" in spreadsheet programs)") from None
 
 
+def _listed(problems: list[str]) -> str:
+  """The first problems, one per line, and how many more there are."""
+  shown = problems[:_MAX_REPORTED]
+  more = f"\n  ... and {len(problems) - len(shown)} more" if len(problems) > len(shown) else ""
+  return "\n  ".join(shown) + more
+
+
 def _rows(path) -> tuple[list[str], csv.DictReader]:
   """(header with names stripped, rows as dicts) of a UTF-8 CSV file."""
   path = pathlib.Path(path)
@@ -135,10 +142,8 @@ def read_measurements(path, space: SearchSpace, duplicates: str = "average") -> 
         problems.append(f"rows {', '.join(map(str, row_nos))}: the same architecture "
                         f"{space.arch_names[idx]} (use duplicates='average' to average them)")
   if problems:
-    shown = problems[:_MAX_REPORTED]
-    more = f"\n  ... and {len(problems) - len(shown)} more" if len(problems) > len(shown) else ""
     raise MeasurementError(f"{path}: {len(problems)} problem(s) in the {space.name} "
-                           "measurements:\n  " + "\n  ".join(shown) + more)
+                           "measurements:\n  " + _listed(problems))
   repeated = {idx: r for idx, r in seen.items() if len(r) > 1}
   if repeated:
     warnings.warn(f"{path}: {len(repeated)} architecture(s) measured more than once were "
@@ -227,8 +232,7 @@ def read_archs(path, canonical) -> list[str]:
     first_row[name] = row_no
     names.append(name)
   if problems:
-    raise MeasurementError(f"{path}: {len(problems)} problem(s):\n  " +
-                           "\n  ".join(problems[:_MAX_REPORTED]))
+    raise MeasurementError(f"{path}: {len(problems)} problem(s):\n  " + _listed(problems))
   if not names:
     raise MeasurementError(f"{path}: no architectures")
   return names
