@@ -16,10 +16,11 @@ import sys
 
 from absl import app, flags
 
-from latpred import networks
+from latpred import spaces
 from latpred.apps import measure, measurements, timing
+from latpred.data import tables
 
-_SPACE = flags.DEFINE_enum("space", None, list(networks.SPACES), "Search space.", required=True)
+_SPACE = flags.DEFINE_enum("space", None, list(tables.SPACES), "Search space.", required=True)
 _ARCHS = flags.DEFINE_string("archs", None, "CSV with an arch column (suggest.py's output).",
                              required=True)
 _OUT = flags.DEFINE_string("out", None, "Output CSV (arch,latency_ms); must not exist.",
@@ -44,7 +45,7 @@ def main(argv):
   del argv
   try:
     archs = measurements.read_archs(_ARCHS.value,
-                                    lambda a: networks.canonical(_SPACE.value, a))
+                                    lambda a: spaces.canonical(_SPACE.value, a))
     plan = measure.Plan(_SPACE.value, _RESOLUTION.value,
                         timing.Settings(_BATCH.value, _WARMUP.value, _REPEATS.value, _ROUNDS.value),
                         _GROUP.value, _MAX_UNCERTAINTY.value, _ON_NOISY.value)

@@ -8,24 +8,18 @@ graph), the gate's elementwise work, and the float32 matmul rate at other shapes
 comparison (docs/throughput.md). Medians of 7 jitted calls, milliseconds.
 """
 
-import time
-
 import jax
 import jax.numpy as jnp
 import numpy as np
+
+from latpred.apps import timing
 
 GRAPHS, NODES, WIDTH, EDGES = 15625, 8, 128, 15
 
 
 def bench(f, *args, n=7) -> float:
   f = jax.jit(f)
-  jax.block_until_ready(f(*args))
-  times = []
-  for _ in range(n):
-    start = time.perf_counter()
-    jax.block_until_ready(f(*args))
-    times.append(time.perf_counter() - start)
-  return float(np.median(times) * 1e3)
+  return timing.median_ms(lambda: f(*args), n)
 
 
 def main():

@@ -45,7 +45,7 @@ def main(argv):
       raise ValueError(f"{_PREDICTIONS.value}: {len(rows)} rows, not one per architecture")
     scores = scoring.score_device(space, load_latency_table(space.name), predictor.train_hw,
                                   measured, used, predicted)
-  except (ValueError, FileNotFoundError) as e:
+  except (ValueError, KeyError, FileNotFoundError) as e:
     print(f"error: {e}", file=sys.stderr)
     sys.exit(2)
   print(scoring.markdown(scores, _TITLE.value))

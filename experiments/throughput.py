@@ -26,6 +26,7 @@ from absl import app, flags
 warnings.filterwarnings("ignore", category=DeprecationWarning)
 
 from latpred import LatencyPredictor, load_latency_table  # noqa: E402
+from latpred.apps import timing  # noqa: E402
 
 _PRETRAINED = flags.DEFINE_string("pretrained", None, "Pretrained checkpoint folder.",
                                   required=True)
@@ -37,12 +38,7 @@ _OUT = flags.DEFINE_string("out", None, "Markdown output file.", required=True)
 
 
 def _median_s(fn, repeats: int) -> float:
-  times = []
-  for _ in range(repeats):
-    t0 = time.perf_counter()
-    jax.block_until_ready(fn())
-    times.append(time.perf_counter() - t0)
-  return float(np.median(times))
+  return timing.median_ms(fn, repeats) / 1e3
 
 
 def matmul_gflops(repeats: int, n: int = 1024) -> float:

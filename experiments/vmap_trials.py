@@ -12,7 +12,6 @@ config.transfer.vmap_fine_tune switches the fine-tunes to the vmapped program.
 
 import pathlib
 import sys
-import time
 import warnings
 
 import jax
@@ -23,6 +22,7 @@ from ml_collections import config_flags
 warnings.filterwarnings("ignore", category=DeprecationWarning)
 
 from latpred.adapt import stacking  # noqa: E402
+from latpred.apps import timing  # noqa: E402
 from latpred.model import build  # noqa: E402
 from latpred.protocol import config as config_lib  # noqa: E402
 from latpred.protocol import runner, samplers, tasks  # noqa: E402
@@ -37,13 +37,7 @@ _OUT = flags.DEFINE_string("out", None, "Markdown output file.", required=True)
 
 
 def _median_s(fn, repeats):
-  jax.block_until_ready(fn())  # compile
-  times = []
-  for _ in range(repeats):
-    t0 = time.time()
-    jax.block_until_ready(fn())
-    times.append(time.time() - t0)
-  return float(np.median(times))
+  return timing.median_ms(fn, repeats) / 1e3  # one untimed call compiles
 
 
 def time_task(config, name, repeats, pretrain_epochs):

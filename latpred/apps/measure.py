@@ -31,6 +31,7 @@ import jax
 
 from latpred import networks
 from latpred.apps import timing as timing_lib
+from latpred.data import tables
 
 POLICIES = ("warn", "refuse")
 
@@ -50,8 +51,7 @@ class Plan:
   seed: int = 0
 
   def __post_init__(self):
-    if self.space not in networks.SPACES:
-      raise ValueError(f"unknown space {self.space!r}; valid: {', '.join(networks.SPACES)}")
+    tables.check_space(self.space)
     if self.on_noisy not in POLICIES:
       raise ValueError(f"on_noisy={self.on_noisy!r}; valid: {', '.join(POLICIES)}")
     if not self.max_uncertainty > 0 or self.group < 0:
@@ -68,6 +68,12 @@ def partial_path(out) -> pathlib.Path:
 
 def sidecar_path(out) -> pathlib.Path:
   return pathlib.Path(out).with_suffix(".json")
+
+
+def _peak_memory_mb() -> float:
+  """Peak resident memory of this process (ru_maxrss: KiB on Linux, bytes on macOS)."""
+  peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+  return peak / 2 ** 20 if sys.platform == "darwin" else peak / 2 ** 10
 
 
 def backend_info() -> dict:
@@ -214,7 +220,7 @@ def _finish(out: pathlib.Path, archs, done: dict, header: dict, plan: Plan) -> d
       "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
       "command": " ".join(sys.argv), "machine": _machine(), "versions": _versions(),
       "flagged": sum(bool(done[a]["flagged"]) for a in archs),
-      "peak_memory_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+      "peak_memory_mb": _peak_memory_mb(),
       "records": [done[a] for a in archs],
   }
   _write_atomic(sidecar_path(out), json.dumps(sidecar, indent=1) + "\n")

@@ -210,7 +210,7 @@ def read_archs(path, canonical) -> list[str]:
 
   Args:
     canonical: arch text -> canonical name, raising ValueError on a malformed one (for example
-      `latpred.networks.canonical` bound to a space).
+      `latpred.spaces.canonical` bound to a space).
   Raises:
     MeasurementError: a missing file or column, malformed or repeated architectures (every
       problem with its row number), or no rows.

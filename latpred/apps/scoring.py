@@ -31,10 +31,7 @@ def score_device(space, table, train_hw, measured: Measurements, used: Measureme
   if predicted_ms_A.shape != (space.num_archs,):
     raise ValueError(f"need a prediction per architecture ({space.num_archs}), got "
                      f"{predicted_ms_A.shape}")
-  unknown = [h for h in train_hw if h not in table.hw_names]
-  if unknown:
-    raise ValueError(f"training devices {unknown} are not in the {space.name} table")
-  train_ids = [table.hw_names.index(h) for h in train_hw]
+  train_ids = table.hw_indices(train_hw)  # KeyError naming the valid devices
   out = {"rows": {"used": int(used.num), "scored": int(keep.sum())},
          "adapted": metrics.evaluate(predicted_ms_A[held], truth)}
   for method in REFERENCES:

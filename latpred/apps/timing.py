@@ -128,6 +128,13 @@ def time_calls(calls: Sequence[Callable[[], object]], settings: Settings, seed: 
   return out
 
 
+def median_ms(call: Callable[[], object], repeats: int, warmup: int = 1) -> float:
+  """Median milliseconds of `repeats` timed calls of one computation after `warmup` untimed
+  ones (compilation): `time_calls` with a single round."""
+  rounds = time_calls([call], Settings(warmup=warmup, repeats=repeats, rounds=1))
+  return float(np.median(rounds[0][0]))
+
+
 def time_networks(builds: Sequence[tuple[nn.Module, tuple]], settings: Settings, seed: int = 0,
                   log: Callable[[str], None] = lambda s: None) -> list[Timing]:
   """Compiles every (model, image shape) of a group, then times them together (module doc)."""

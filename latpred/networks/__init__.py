@@ -1,16 +1,8 @@
 """Flax networks of the search spaces, to time on a device (`latpred.apps.timing`), and their
 parameter and FLOPs counts (`layers.count`, `flops`)."""
 
+from latpred.data import tables
 from latpred.networks import fbnet, nb201
-from latpred.spaces import fbnet as fbnet_space
-from latpred.spaces import nb201 as nb201_space
-
-SPACES = ("nb201", "fbnet")
-
-
-def _check(space: str) -> None:
-  if space not in SPACES:
-    raise ValueError(f"unknown space {space!r}; valid: {', '.join(SPACES)}")
 
 
 def build(space: str, arch, resolution: str = ""):
@@ -21,7 +13,7 @@ def build(space: str, arch, resolution: str = ""):
     arch: an NB201 cell string or op names; FBNet op ids, op names or an '_'-joined id string.
     resolution: FBNet: 'imagenet' (default, 224x224) or 'cifar100' (32x32).
   """
-  _check(space)
+  tables.check_space(space)
   if space == "nb201":
     if resolution not in ("", "cifar100"):
       raise ValueError(f"the NB201 network is the CIFAR one (32x32); resolution {resolution!r} "
@@ -30,11 +22,3 @@ def build(space: str, arch, resolution: str = ""):
   model = fbnet.network(arch, resolution or "imagenet")
   size = fbnet.RESOLUTIONS[model.resolution].input_size
   return model, (size, size, 3)
-
-
-def canonical(space: str, arch) -> str:
-  """The name latpred's data and CSV files use for an architecture (validated)."""
-  _check(space)
-  if space == "nb201":
-    return nb201_space.to_string(nb201_space.parse(arch) if isinstance(arch, str) else arch)
-  return fbnet_space.to_string(fbnet_space.parse(arch))

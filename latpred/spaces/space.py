@@ -16,6 +16,15 @@ DEFAULT_VARIANT = {"nb201": "full", "fbnet": "chain"}
 Arch = Union[str, Sequence[str], Sequence[int]]
 
 
+def canonical(space: str, arch: Arch) -> str:
+  """The name the data and CSV files use for an architecture of `space`, measured or not (NB201
+  cell string; FBNet '_'-joined op ids), validated; no data needed."""
+  tables.check_space(space)
+  if space == "nb201":
+    return nb201.to_string(nb201.parse(arch) if isinstance(arch, str) else tuple(arch))
+  return fbnet.to_string(fbnet.parse(arch))
+
+
 @dataclasses.dataclass(frozen=True, eq=False)
 class SearchSpace:
   """Every architecture of a space, indexed as in the latency files. Key: A archs."""
@@ -39,10 +48,7 @@ class SearchSpace:
 
   def canonical(self, arch: Arch) -> str:
     """The canonical name of an architecture given as a string or an op list (validated)."""
-    if self.name == "nb201":
-      ops = nb201.parse(arch) if isinstance(arch, str) else tuple(arch)
-      return nb201.to_string(ops)
-    return fbnet.to_string(fbnet.parse(arch))
+    return canonical(self.name, arch)
 
   def index_of(self, arch: Arch) -> int:
     """Architecture index of a string or op list; raises ValueError if malformed or absent."""

@@ -8,7 +8,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from latpred import networks
+from latpred import spaces
 from latpred.apps import measure, measurements, timing
 from latpred.spaces import load_space
 
@@ -145,7 +145,7 @@ def test_read_archs_reports_every_bad_row(tmp_path):
   path = tmp_path / "to_measure.csv"
   good = "|none~0|+|none~0|none~1|+|none~0|none~1|none~2|"
   path.write_text(f"arch\n{good}\n|bogus~0|\n{good}\n")
-  canonical = lambda a: networks.canonical("nb201", a)  # noqa: E731
+  canonical = lambda a: spaces.canonical("nb201", a)  # noqa: E731
   with pytest.raises(measurements.MeasurementError, match=r"row 3: .*\n  row 4: the same"):
     measurements.read_archs(path, canonical)
   path.write_text("ops\nx\n")

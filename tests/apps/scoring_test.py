@@ -42,5 +42,5 @@ def test_refuses_inconsistent_inputs(setup):
     scoring.score_device(space, table, train_hw, used, used, truth)
   with pytest.raises(ValueError, match="a prediction per architecture"):
     scoring.score_device(space, table, train_hw, measured, used, truth[:100])
-  with pytest.raises(ValueError, match="not in the nb201 table"):
+  with pytest.raises(KeyError, match="unknown nb201 device 'my_phone'"):
     scoring.score_device(space, table, ["my_phone"], measured, used, truth)

@@ -101,7 +101,7 @@ def test_networks_run_and_shuffle_like_the_reference():
     ("fbnet", [9] * 22, "", "outside 0..8"),
     ("fbnet", [0] * 21, "", "needs 22 layers"),
     ("fbnet", [0] * 22, "tiny", "unknown FBNet resolution"),
-    ("darts", "x", "", "unknown space"),
+    ("darts", "x", "", "unknown search space"),
 ])
 def test_bad_architectures_are_refused(space, arch, resolution, message):
   with pytest.raises(ValueError, match=message):
