@@ -110,9 +110,17 @@ def _header(plan: Plan, archs: Sequence[str]) -> dict:
 
 
 def _resume(path: pathlib.Path, header: dict, log) -> dict[str, dict]:
-  """Finished records of an earlier run with the same header; refuses a different one."""
-  lines = path.read_text().splitlines()
-  earlier = json.loads(lines[0]) if lines else {}
+  """Finished records of an earlier run with the same header; refuses a different one. A last
+  line cut short by a crash is dropped from the file (its architectures are measured again)."""
+  text = path.read_text()
+  if text and not text.endswith("\n"):  # cut short by a crash while writing
+    log(f"{path}: its last line is incomplete; measuring its architectures again")
+    text = text[:text.rfind("\n") + 1]
+    path.write_text(text)
+  lines = text.splitlines()
+  if not lines:
+    return {}
+  earlier = json.loads(lines[0])
   if earlier != header:
     diff = sorted(k for k in set(earlier) | set(header) if earlier.get(k) != header.get(k))
     raise MeasureError(f"{path} holds an unfinished measurement with a different "
@@ -122,9 +130,6 @@ def _resume(path: pathlib.Path, header: dict, log) -> dict[str, dict]:
     try:
       record = json.loads(line)
     except json.JSONDecodeError:
-      if k == len(lines):  # cut short by a crash while writing: measure it again
-        log(f"{path}: line {k} is incomplete; its architecture is measured again")
-        continue
       raise MeasureError(f"{path}: line {k} is not JSON; delete the file to start again") from None
     done[record["arch"]] = record
   return done
@@ -173,7 +178,7 @@ def measure(archs: Sequence[str], out, plan: Plan, *, log: Callable[[str], None]
   groups = [todo[i:i + size] for i in range(0, len(todo), size)]
   start = time.perf_counter()
   with open(partial, "a") as f:
-    if not partial.stat().st_size:
+    if not f.tell():
       _append(f, header)
     for g, group in enumerate(groups, start=1):
       log(f"group {g}/{len(groups)}: {len(group)} networks")

@@ -108,6 +108,9 @@ def test_an_interrupted_measurement_resumes_and_writes_nothing_partial(cells, tm
   assert len(measure.partial_path(out).read_text().splitlines()) == 1 + 2
   with open(measure.partial_path(out), "a") as f:
     f.write('{"arch": "torn')  # a crash in the middle of a write
+  assert len(measure._resume(measure.partial_path(out), measure._header(plan, archs),
+                             lambda s: None)) == 2
+  assert measure.partial_path(out).read_text().endswith("}\n")  # the torn line is gone
   logs, second = [], _fake([3.0, 4.0])
   measure.measure(archs, out, plan, log=logs.append, time_fn=second)
   assert second.calls == 2 and any("resuming: 2 of 4" in s for s in logs)
