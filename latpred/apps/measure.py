@@ -135,8 +135,9 @@ def _resume(path: pathlib.Path, header: dict, log) -> dict[str, dict]:
   return done
 
 
-def _append(f, record: dict) -> None:
-  f.write(json.dumps(record) + "\n")
+def _append(f, records: list[dict]) -> None:
+  """Writes one JSON line per record, then flushes them to disk."""
+  f.write("".join(json.dumps(r) + "\n" for r in records))
   f.flush()
   os.fsync(f.fileno())
 
@@ -179,7 +180,7 @@ def measure(archs: Sequence[str], out, plan: Plan, *, log: Callable[[str], None]
   start = time.perf_counter()
   with open(partial, "a") as f:
     if not f.tell():
-      _append(f, header)
+      _append(f, [header])
     for g, group in enumerate(groups, start=1):
       log(f"group {g}/{len(groups)}: {len(group)} networks")
       builds = [networks.build(plan.space, a, plan.resolution) for a in group]
@@ -197,7 +198,7 @@ def measure(archs: Sequence[str], out, plan: Plan, *, log: Callable[[str], None]
 
 def _record_group(f, group, timings, plan: Plan, done: dict, log) -> list[str]:
   """Appends the group's records; returns the architectures refused as noisy."""
-  refused = []
+  refused, kept = [], []
   for arch, t in zip(group, timings):
     noisy = t.uncertainty > plan.max_uncertainty
     note = f"  (noisy: uncertainty {t.uncertainty:.1%})" if noisy else ""
@@ -205,14 +206,14 @@ def _record_group(f, group, timings, plan: Plan, done: dict, log) -> list[str]:
         f"{t.compile_s:.1f} s){note}  {arch}")
     if noisy and plan.on_noisy == "refuse":
       refused.append(arch)
-      continue
-    record = {"arch": arch, **t.as_dict(), "flagged": noisy}
-    _append(f, record)
-    done[arch] = record
-  if any(t.uncertainty > plan.max_uncertainty for t in timings) and plan.on_noisy == "warn":
-    log(f"warning: {sum(t.uncertainty > plan.max_uncertainty for t in timings)} network(s) "
-        f"with uncertainty above {plan.max_uncertainty:.0%} (flagged in the sidecar); is the "
-        "machine busy?")
+    else:
+      kept.append({"arch": arch, **t.as_dict(), "flagged": noisy})
+  _append(f, kept)
+  done.update((r["arch"], r) for r in kept)
+  flagged = sum(r["flagged"] for r in kept)
+  if flagged:
+    log(f"warning: {flagged} network(s) with uncertainty above {plan.max_uncertainty:.0%} "
+        "(flagged in the sidecar); is the machine busy?")
   return refused
 
 
