@@ -100,6 +100,10 @@ def get_config(arg: str = "") -> ml_collections.ConfigDict:
   # fitted on the samples with the GNN column cross-fitted over `stack_folds` folds.
   c.transfer.stack = True
   c.transfer.stack_folds = 5
+  # Physics columns of the stack (and of the stack_only baseline): '' or names of
+  # latpred.networks.physics.FEATURES ('kernels': kernel launches, 'activations': activation
+  # elements) joined by '+' (beyond reference; docs/tuning.md, session 10).
+  c.transfer.stack_physics = ""
 
   # Evaluation
   c.eval = ml_collections.ConfigDict()

@@ -76,6 +76,10 @@ class LatencyPredictor:
     out = cls(space, config, tuple(meta["hw_names"]), members, supp, train_hw, meta,
               None if data_dir is None else str(data_dir))
     if "adapted" in meta:
+      saved = (meta["adapted"].get("stack") or {}).get("columns")
+      if saved is not None and list(saved) != out.stack_columns():
+        raise ValueError(f"{directory}: the adapted stack's columns {saved} differ from this "
+                         f"checkpoint's {out.stack_columns()}")
       out.adapted = {meta["adapted"]["device"]: _ensemble_from_meta(meta["adapted"], members,
                                                                     out.hw_names)}
     return out
@@ -141,10 +145,21 @@ class LatencyPredictor:
                        "latencies first")
     return self.adapted[hw]
 
+  @property
+  def stack_physics(self) -> tuple:
+    """The stack's physics columns (config.transfer.stack_physics; none in checkpoints written
+    before the option)."""
+    return stacking.physics_features(self.config.transfer.get("stack_physics", ""))
+
+  def stack_columns(self) -> list:
+    """Names of the stack's columns (`stacking.columns`)."""
+    return stacking.columns(self.train_hw, self.stack_physics)
+
   def stack_basis(self) -> np.ndarray:
     """`stacking.basis` over this checkpoint's training devices (their measured latencies)."""
     table = load_latency_table(self.space.name, self.data_dir)
-    return stacking.basis(self.space, table.latency_ms_HxA[table.hw_indices(self.train_hw)])
+    return stacking.basis(self.space, table.latency_ms_HxA[table.hw_indices(self.train_hw)],
+                          self.stack_physics)
 
   def adapt(self, hw: str, archs: Sequence, latency_ms: Sequence[float],
             seed: int = 0) -> "LatencyPredictor":
@@ -192,11 +207,12 @@ class LatencyPredictor:
             "source_hw": [self.hw_names[m.source_hw] for m in ens.members],
             "scale_ms": [list(m.scale_ms) for m in ens.members], "stack": None}
     if ens.stack is not None:
-      info["stack"] = {"columns": stacking.columns(self.train_hw),
+      info["stack"] = {"columns": self.stack_columns(),
                        "weights": ens.stack.weights.tolist(), "scale": ens.stack.scale.tolist(),
                        "intercept": ens.stack.intercept}
     for k, m in enumerate(ens.members):
-      checkpoints.save(directory, k, m.params, {**self.meta, "adapted": info})
+      checkpoints.save(directory, k, m.params,
+                       {**self.meta, "config": self.config.to_dict(), "adapted": info})
 
 
 def _ensemble_from_meta(info: dict, members: list, hw_names) -> ensemble.AdaptedEnsemble:

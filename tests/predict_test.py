@@ -1,6 +1,7 @@
 """LatencyPredictor: load a pretrained checkpoint, adapt to a device, predict milliseconds; the
 import of latpred.predict stays below protocol/ and apps/."""
 
+import dataclasses
 import subprocess
 import sys
 
@@ -37,3 +38,22 @@ def test_load_adapt_predict_ms(smoke_pretrained, data_dir):
   with pytest.raises(ValueError, match="training device"):
     predictor.adapt("pixel3", archs, truth)
   assert adapted.adapted["fpga"].stack is not None and len(adapted.members) == 2
+
+
+def test_physics_columns_adapt_save_and_load(smoke_pretrained, data_dir, tmp_path):
+  predictor = LatencyPredictor.load(smoke_pretrained, data_dir=data_dir)
+  assert predictor.stack_physics == ()
+  config = predictor.config.copy_and_resolve_references()
+  config.transfer.stack_physics = "kernels+activations"
+  predictor = dataclasses.replace(predictor, config=config)
+  table = load_latency_table("nb201", data_dir)
+  archs = [predictor.space.arch_names[i] for i in range(0, 15625, 1000)]
+  adapted = predictor.adapt("fpga", archs, table.latency_ms("fpga")[::1000])
+  columns = adapted.stack_columns()
+  assert columns[-2:] == ["kernels", "activations"]
+  assert len(adapted.adapted["fpga"].stack.weights) == len(columns)
+  adapted.save_adapted(tmp_path / "fpga", "fpga")
+  loaded = LatencyPredictor.load(tmp_path / "fpga", data_dir=data_dir)
+  assert loaded.stack_physics == ("kernels", "activations")
+  np.testing.assert_allclose(loaded.predict_ms(archs, "fpga"), adapted.predict_ms(archs, "fpga"),
+                             rtol=1e-5)

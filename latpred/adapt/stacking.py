@@ -3,7 +3,7 @@
 After fine-tuning, the target's latency in ms is modelled as
 
   latency_ms ~= w_0 * gnn_ms + sum_d w_d * latency_ms[d] + w_f * MFLOPs + w_p * Mparams
-                + w_o * compute_ops + c,      all w >= 0,
+                + w_o * compute_ops [+ w_k * kernels + w_a * activations] + c,   all w >= 0,
 
 fitted on the m measured samples (non-negative least squares on columns scaled to unit spread
 over the samples; the intercept c is free). `d` runs over the training devices, whose measured
@@ -11,6 +11,10 @@ latencies on every architecture of the space are the pretraining data; `gnn_ms` 
 GNN's prediction in ms. Latency is close to a sum of per-layer costs, so a non-negative mix of
 other devices' latencies and of FLOPs / params / layer counts is itself a plausible latency model;
 it carries what the GNN's few-shot fine-tune cannot learn from m samples (docs/tuning.md).
+The optional physics columns (`physics`: config.transfer.stack_physics) are the networks' kernel
+launches and activation elements (`latpred.networks.physics`), directions that a mix of the
+training devices lacks when the target is of another kind (a GPU at batch 1 among phone and CPU
+training devices).
 
 The GNN was fine-tuned on the same samples, so its in-sample fit is optimistic and would take all
 the weight. Its column is therefore cross-fitted: K fine-tunes, each on the samples outside one
@@ -24,6 +28,8 @@ from typing import Callable
 import numpy as np
 import scipy.optimize
 
+from latpred.networks import physics as physics_lib
+
 NON_COMPUTE_TYPES = ("input", "output", "none", "skip_connect", "skip")
 
 
@@ -33,21 +39,38 @@ def compute_ops(space) -> np.ndarray:
   return compute[space.graph_set.node_types_AxN].sum(1).astype(np.float64)
 
 
-def basis(space, train_latency_HxA) -> np.ndarray:
-  """The GNN-free columns for every architecture, float64 [A, H + 3]: the training devices'
-  measured latency (ms), MFLOPs, Mparams, compute-op count."""
-  return np.column_stack([np.asarray(train_latency_HxA, np.float64).T, space.mflops_A,
-                          space.mparams_A, compute_ops(space)])
+def physics_features(spec: str) -> tuple:
+  """The physics columns a `config.transfer.stack_physics` string names: '' none, else names of
+  `latpred.networks.physics.FEATURES` joined by '+'."""
+  names = tuple(n for n in spec.split("+") if n) if spec else ()
+  bad = [n for n in names if n not in physics_lib.FEATURES] + (
+      ["(repeated)"] if len(set(names)) != len(names) else [])
+  if bad:
+    raise ValueError(f"bad stack_physics {spec!r} ({', '.join(bad)}): '' or names of "
+                     f"{', '.join(physics_lib.FEATURES)} joined by '+'")
+  return names
 
 
-def basis_columns(train_hw) -> list:
+def basis(space, train_latency_HxA, physics=()) -> np.ndarray:
+  """The GNN-free columns for every architecture, float64 [A, H + 3 (+ physics)]: the training
+  devices' measured latency (ms), MFLOPs, Mparams, compute-op count, then the `physics` columns
+  (names of `latpred.networks.physics.FEATURES`)."""
+  cols = [np.asarray(train_latency_HxA, np.float64).T, space.mflops_A, space.mparams_A,
+          compute_ops(space)]
+  if physics:
+    table = physics_lib.features(space.name, space.op_ids_AxS)
+    cols.append(table[:, [physics_lib.FEATURES.index(n) for n in physics]])
+  return np.column_stack(cols)
+
+
+def basis_columns(train_hw, physics=()) -> list:
   """Names of `basis`'s columns."""
-  return [*train_hw, "mflops", "mparams", "compute_ops"]
+  return [*train_hw, "mflops", "mparams", "compute_ops", *physics]
 
 
-def columns(train_hw) -> list:
+def columns(train_hw, physics=()) -> list:
   """Names of the stack's columns: the GNN, then `basis`'s."""
-  return ["gnn_ms", *basis_columns(train_hw)]
+  return ["gnn_ms", *basis_columns(train_hw, physics)]
 
 
 def fold_ids(m: int, num_folds: int, seed: int) -> list[np.ndarray]:

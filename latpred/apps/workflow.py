@@ -18,7 +18,6 @@ import time
 import numpy as np
 
 from latpred import metrics
-from latpred.adapt import stacking
 from latpred.apps.measurements import (
   LATENCY_COLUMN,
   MeasurementError,
@@ -138,7 +137,7 @@ def adapt_device(pretrained, measurements, out, *, device: str = "my_device",
                                                                        meas.latency_ms),
       "leave_one_out_spearman": adapted.loo_spearman(device),
       "stack_weights": (None if ens.stack is None else
-                        ens.stack.named_weights(stacking.columns(predictor.train_hw))),
+                        ens.stack.named_weights(predictor.stack_columns())),
       "predicted_latency_ms": {"min": float(predicted.min()),
                                "median": float(np.median(predicted)),
                                "max": float(predicted.max()),

@@ -9,7 +9,8 @@ device, ridge regression, and the stack without its GNN column.
                  (columns standardised over the samples, lambda = RIDGE_LAMBDA, not tuned)
   stack_only     latpred's stack (latpred.adapt.stacking) without its GNN column: a non-negative
                  least-squares mix of the training devices' latencies, MFLOPs, Mparams and the
-                 compute-op count with a free intercept, fitted on the m samples
+                 compute-op count (and the physics columns `physics`, the predictor's
+                 config.transfer.stack_physics) with a free intercept, fitted on the m samples
 
 Milliseconds: ridge and stack_only predict them; the rank-only methods (flops, params, nearest)
 are mapped to ms by a least-squares line through their scores on the m samples (`linear_ms`),
@@ -45,7 +46,8 @@ def linear_ms(scores_A, picks, sample_latency_ms) -> np.ndarray:
   return a * scores_A + b
 
 
-def predict_ms(method: str, space, table, train_ids, picks, sample_latency_ms) -> tuple:
+def predict_ms(method: str, space, table, train_ids, picks, sample_latency_ms,
+               physics=()) -> tuple:
   """Predicted latency (ms) of every architecture of `space` for one target measured on
   `picks`, and extra record fields; a rank-only method's extra fields hold its own ranking
   scores under 'rank_scores' (what its correlations are scored on)."""
@@ -63,9 +65,9 @@ def predict_ms(method: str, space, table, train_ids, picks, sample_latency_ms) -
     x = np.column_stack([np.log(train_lat).T, np.log(space.mflops_A), np.log(space.mparams_A)])
     return np.exp(ridge_fit_predict(x, picks, np.log(sample_latency_ms))), {}
   elif method == "stack_only":
-    basis = stacking.basis(space, train_lat)
+    basis = stacking.basis(space, train_lat, physics)
     stack = stacking.fit(basis[picks], sample_latency_ms)
-    names = stacking.basis_columns([table.hw_names[i] for i in train_ids])
+    names = stacking.basis_columns([table.hw_names[i] for i in train_ids], physics)
     return stack.predict(basis), {"stack_weights": stack.named_weights(names)}
   else:
     raise ValueError(f"unknown baseline {method!r}; valid: {', '.join(METHODS)}")

@@ -49,12 +49,6 @@ def _op_shape(op: str) -> tuple[int, int, int]:
   return int(parts[0][1:]), int(parts[1][1:]), 2 if len(parts) == 3 else 1
 
 
-def _shuffle(x, groups: int):
-  """Channel shuffle: channel g * (C / groups) + j moves to j * groups + g."""
-  *lead, c = x.shape
-  return x.reshape(*lead, groups, c // groups).swapaxes(-1, -2).reshape(*lead, c)
-
-
 class Block(nn.Module):
   op: str
   features: int
@@ -72,12 +66,12 @@ class Block(nn.Module):
     y = layers.conv(self, x, cin * expansion, 1, groups=groups)
     y = layers.relu(self, layers.batch_norm(self, y), tag="shared_relu_first")
     if groups > 1:
-      y = _shuffle(y, groups)
+      y = layers.shuffle(self, y, groups)
     y = layers.conv(self, y, cin * expansion, kernel, self.stride, groups=cin * expansion,
                     padding=kernel // 2)
     y = layers.relu(self, layers.batch_norm(self, y))
     y = layers.batch_norm(self, layers.conv(self, y, self.features, 1, groups=groups))
-    return y + x if cin == self.features and self.stride == 1 else y
+    return layers.add(self, y, x) if cin == self.features and self.stride == 1 else y
 
 
 def layer_plan(resolution: str = "imagenet") -> list[tuple[int, int]]:

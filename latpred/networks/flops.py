@@ -2,7 +2,8 @@
 
 Both tables count a multiply-accumulate as one FLOP (convolutions: k*k*Cin/groups per output
 element; dense layers: in*out), batch norm as 2 per element and a ReLU as 1 per element, and
-leave additions (cell sums, residuals) and channel shuffles out. They differ in:
+leave additions (cell sums, residuals), channel shuffles and the 'none' op's zeros out. They
+differ in:
 
 - NB201 (`latpred.spaces.nb201`, a torchstat-style counter): average pools k*k per output element;
   the global average pool over 8x8 costs (8+1)^2 = 81 per channel (the counter's kernel rule).
@@ -24,7 +25,12 @@ from latpred.networks.layers import Cost
 CONVENTIONS = ("nb201", "fbnet")
 
 
+NO_FLOPS = ("add", "shuffle", "zero")  # recorded for their kernel launches; counted by neither
+
+
 def _nb201(cost: Cost) -> int:
+  if cost.kind in NO_FLOPS:
+    return 0
   if cost.kind == "bn":
     return 2 * cost.count
   if cost.kind == "global_pool":
@@ -33,6 +39,8 @@ def _nb201(cost: Cost) -> int:
 
 
 def _fbnet(cost: Cost) -> int:
+  if cost.kind in NO_FLOPS:
+    return 0
   if cost.kind == "bn":
     return 2 * cost.count
   if cost.tag == "shared_relu_first":

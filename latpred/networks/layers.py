@@ -24,11 +24,12 @@ BN_EPSILON = 1e-5
 @dataclasses.dataclass(frozen=True)
 class Cost:
   """One primitive of a traced network, per example."""
-  kind: str  # conv | dense | bn | relu | avg_pool | global_pool
+  kind: str  # conv | dense | bn | relu | avg_pool | global_pool | add | shuffle | zero
   layer: str  # name of the top-level submodule it belongs to ('' for the network's own layers)
-  count: int  # conv/dense: multiply-accumulates; bn/relu: elements; avg_pool: window x outputs;
-  #             global_pool: input elements
-  fan_in: int = 1  # inputs per output: conv/dense the MACs, global_pool the pooled H*W
+  count: int  # conv/dense: multiply-accumulates; avg_pool: window x outputs; global_pool: input
+  #             elements; the elementwise kinds (bn, relu, add, shuffle, zero): elements
+  fan_in: int = 1  # inputs per output: conv/dense the MACs, avg_pool the window, global_pool the
+  #                  pooled H*W (so count // fan_in is always the output elements)
   tag: str = ""  # a role a reference counter treats specially (see flops.py)
 
 
@@ -91,7 +92,7 @@ def avg_pool(module: nn.Module, x, window: int, stride: int, padding: int):
   count_include_pad=False, as NB201's cells pool)."""
   pad = ((padding, padding), (padding, padding))
   y = nn.avg_pool(x, (window, window), (stride, stride), padding=pad, count_include_pad=False)
-  _record(module, "avg_pool", window * window * _per_example(y))
+  _record(module, "avg_pool", window * window * _per_example(y), window * window)
   return y
 
 
@@ -99,6 +100,30 @@ def global_pool(module: nn.Module, x):
   """Mean over height and width: [B, H, W, C] -> [B, C]."""
   _record(module, "global_pool", _per_example(x), x.shape[1] * x.shape[2])
   return x.mean(axis=(1, 2))
+
+
+def add(module: nn.Module, x, y):
+  """x + y: a residual connection, or a term of a node's sum over its edges."""
+  _record(module, "add", _per_example(x))
+  return x + y
+
+
+def channel_shuffle(x, groups: int):
+  """Channel shuffle (channels last): channel g * (C / groups) + j moves to j * groups + g."""
+  *lead, c = x.shape
+  return x.reshape(*lead, groups, c // groups).swapaxes(-1, -2).reshape(*lead, c)
+
+
+def shuffle(module: nn.Module, x, groups: int):
+  """`channel_shuffle`, recorded."""
+  _record(module, "shuffle", _per_example(x))
+  return channel_shuffle(x, groups)
+
+
+def zero(module: nn.Module, x):
+  """The 'none' op as the reference networks run it (x * 0: a kernel, not a removed edge)."""
+  _record(module, "zero", _per_example(x))
+  return jnp.zeros_like(x)
 
 
 def dense(module: nn.Module, x, features: int, name=None):

@@ -44,13 +44,13 @@ class Cell(nn.Module):
       total = jnp.zeros_like(x)
       for k, (src, dst) in enumerate(space.EDGES):
         if dst == to_node:
-          total = total + self._edge(k, self.ops[k], nodes[src], channels)
+          total = layers.add(self, total, self._edge(k, self.ops[k], nodes[src], channels))
       nodes.append(total)
     return nodes[3]
 
   def _edge(self, k: int, op: str, x, channels: int):
     if op == "none":
-      return jnp.zeros_like(x)
+      return layers.zero(self, x)
     if op == "skip_connect":
       return x
     if op == "avg_pool_3x3":
@@ -68,7 +68,7 @@ class ResidualReduction(nn.Module):
     y = ReLUConvBN(self.features, 3, 1, name="conv_b")(y)
     shortcut = layers.avg_pool(self, x, 2, 2, 0)
     shortcut = layers.conv(self, shortcut, self.features, 1, name="shortcut")
-    return y + shortcut
+    return layers.add(self, y, shortcut)
 
 
 class Network(nn.Module):

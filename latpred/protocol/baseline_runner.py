@@ -21,6 +21,7 @@ import time
 import numpy as np
 
 from latpred import metrics
+from latpred.adapt import stacking
 from latpred.baselines import brpnas, multipredict, simple, supervised
 from latpred.baselines import help as help_lib
 from latpred.model import build
@@ -100,7 +101,8 @@ def _predict_ms(method, s, trained, trial, hw_id, picks, sample_ms) -> tuple[np.
   if method == "brpnas":
     scores = brpnas.brpnas_scores(s, hw_id, picks, sample_ms, seed + hw_id)
     return simple.linear_ms(scores, picks, sample_ms), {}
-  return simple.predict_ms(method, s.space, s.table, s.train_ids, picks, sample_ms)
+  return simple.predict_ms(method, s.space, s.table, s.train_ids, picks, sample_ms,
+                           stacking.physics_features(s.config.transfer.stack_physics))
 
 
 def _supervised(s: build.Setup, cache: Records, trial: int, hw: str, hw_id: int) -> dict:

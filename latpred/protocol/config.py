@@ -12,7 +12,7 @@ devices compute a result, not what it is).
 from typing import Sequence
 
 from latpred import metrics
-from latpred.adapt import transfer
+from latpred.adapt import stacking, transfer
 from latpred.protocol import samplers
 from latpred.spaces import encodings
 
@@ -95,6 +95,7 @@ def validate(config) -> None:
   if not (devices == -1 or devices >= 1):
     raise ValueError(f"config.parallel.devices must be -1 (all) or >= 1, got {devices}")
   t = config.transfer
+  stacking.physics_features(t.get("stack_physics", ""))
   if t.stack and not 2 <= t.stack_folds <= t.num_samples:
     raise ValueError(f"config.transfer.stack_folds must be in [2, transfer.num_samples="
                      f"{t.num_samples}], got {t.stack_folds}")

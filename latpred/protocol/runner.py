@@ -177,7 +177,8 @@ def evaluate_target(s: build.Setup, members, trial: int, hw: str, stack_basis,
   if adapted.stack is not None:
     pred_ms = adapted.stack.predict(np.column_stack([gnn_ms, stack_basis[idx]]))
     train_hw = [s.table.hw_names[i] for i in s.train_ids]
-    extra = {"stack_weights": adapted.stack.named_weights(stacking.columns(train_hw))}
+    physics = stacking.physics_features(config.transfer.stack_physics)
+    extra = {"stack_weights": adapted.stack.named_weights(stacking.columns(train_hw, physics))}
   sources = [s.table.hw_names[m.source_hw] for m in adapted.members]
   disconnected = s.space.disconnected_A[idx]
   row = {"trial": trial, "device": hw,
@@ -209,7 +210,8 @@ def run(config, workdir, pretrained_dir=None, overwrite: bool = False,
   task = resolve_task(config)
   s = build.make_setup(config, task.space, task.train_hw)
   meta = checkpoint_meta(s, task.name, task.train_hw)
-  stack_basis = stacking.basis(s.space, s.table.latency_ms_HxA[s.train_ids])
+  stack_basis = stacking.basis(s.space, s.table.latency_ms_HxA[s.train_ids],
+                               stacking.physics_features(config.transfer.stack_physics))
   records = Records(workdir / "trials.jsonl",
                     config_lib.record_signature(config, meta["pretrain_signature"]), overwrite,
                     report.files(workdir), write=placement.is_writer())

@@ -9,6 +9,7 @@ import pytest
 from latpred.adapt import ensemble, pure, stacking, transfer
 from latpred.data import load_latency_table
 from latpred.model.predictor import Predictor
+from latpred.networks import physics
 from latpred.predict import LatencyPredictor
 from latpred.spaces import encodings, graphs, load_space
 from latpred.train import loop
@@ -110,3 +111,15 @@ def test_predict_ms_compiles_once_per_power_of_two_chunk(adapted_nb201, count_co
     p.predict_ms_indices(np.arange(5), "fpga")  # padded to 8: one compilation
     p.predict_ms_indices(np.arange(6, 13), "fpga")  # 8: cached
   assert len(compiles) == 1
+
+
+def test_surrogate_is_exact_for_the_physics_columns(data_dir):
+  """An unmeasured FBNet network's physics columns come from the one-hot surrogate; they are a
+  sum of per-(layer, op) costs, so the surrogate reproduces them."""
+  fb = load_space("fbnet", data_dir)
+  num_ops = len(fb.ops)
+  feats = physics.features("fbnet", fb.op_ids_AxS)
+  w = pure.surrogate_weights(fb.op_ids_AxS, num_ops, feats)
+  unmeasured = np.random.default_rng(3).integers(0, num_ops, (4, 22))
+  got = np.asarray(pure.onehot(unmeasured, num_ops, np) @ w, np.float64)
+  np.testing.assert_allclose(got, physics.features("fbnet", unmeasured), rtol=1e-4)

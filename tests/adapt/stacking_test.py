@@ -5,6 +5,7 @@ import pytest
 
 from latpred.adapt import stacking
 from latpred.data import load_latency_table
+from latpred.networks import physics
 from latpred.spaces import fbnet, load_space, nb201
 
 
@@ -73,3 +74,16 @@ def test_compute_ops_and_basis_on_real_spaces(data_dir):
   assert b.shape == (fb.num_archs, 7)
   np.testing.assert_allclose(b[:, 0], table.latency_ms_HxA[0], rtol=1e-6)
   np.testing.assert_allclose(b[:, 4], fb.mflops_A)
+  with_physics = stacking.basis(fb, table.latency_ms_HxA[:4], ("kernels", "activations"))
+  np.testing.assert_array_equal(with_physics[:, :7], b)
+  np.testing.assert_allclose(with_physics[:, 7:], physics.features("fbnet", fb.op_ids_AxS))
+  assert stacking.basis_columns(["a"], ("kernels",)) == ["a", "mflops", "mparams",
+                                                         "compute_ops", "kernels"]
+
+
+def test_physics_spec_is_checked():
+  assert stacking.physics_features("") == ()
+  assert stacking.physics_features("kernels+activations") == ("kernels", "activations")
+  for bad in ("kernel", "kernels+kernels", "flops"):
+    with pytest.raises(ValueError, match="bad stack_physics"):
+      stacking.physics_features(bad)

@@ -92,7 +92,7 @@ def test_networks_run_and_shuffle_like_the_reference():
     assert y.shape == (2, classes) and bool(jnp.isfinite(y).all())
   assert networks.build("fbnet", [8] * 22)[1] == (224, 224, 3)
   x = jnp.arange(6.0).reshape(1, 1, 1, 6)  # two groups [0 1 2 | 3 4 5] interleaved
-  np.testing.assert_array_equal(fbnet._shuffle(x, 2).ravel(), [0, 3, 1, 4, 2, 5])
+  np.testing.assert_array_equal(layers.channel_shuffle(x, 2).ravel(), [0, 3, 1, 4, 2, 5])
 
 
 @pytest.mark.parametrize("space, arch, resolution, message", [

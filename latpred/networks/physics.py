@@ -1,0 +1,81 @@
+"""Physical costs of the measured networks per architecture: kernel launches and activations.
+
+Two counts the FLOPs and parameter columns do not carry, read from the networks' own cost
+records (`layers.count`, traced abstractly):
+
+  kernels      primitives launched per example: every recorded convolution, dense layer, norm,
+               activation, pool, addition, channel shuffle and zeroing ('none') is one kernel,
+               as the reference PyTorch networks run them (no fusion assumed)
+  activations  elements those primitives write per example, in millions (memory traffic)
+
+Why: at batch 1 a GPU's latency is close to a per-kernel overhead times the kernel count (on the
+tuning split FT3's titanx_1 target, a non-negative fit on the kernel count ranks all 5,000 FBNet
+networks at 0.989 Spearman, against 0.942 for the training devices' latencies with FLOPs,
+params and the compute-op count), and at larger batches activation traffic matters; neither is a
+non-negative mix of CPU or phone latencies (docs/tuning.md, session 10).
+
+Both counts are sums over the searchable slots (FBNet's 22 layers, NB201's 6 cell edges) of a
+per-(slot, op) cost, exact for every architecture of the space, measured or not; the fixed parts
+(stem, header, reductions, NB201's cell sums) are a constant and left out. FBNet is counted at its
+measured resolution (`fbnet.RESOLUTIONS['imagenet']`), NB201 at CIFAR's 32x32.
+"""
+
+import functools
+
+import numpy as np
+
+from latpred.networks import fbnet, layers, nb201
+from latpred.spaces import fbnet as fbnet_space
+from latpred.spaces import nb201 as nb201_space
+
+FEATURES = ("kernels", "activations")
+
+
+def _counts(costs) -> np.ndarray:
+  """(kernels, activation Melements) of cost records."""
+  return np.array([len(costs), sum(c.count // c.fan_in for c in costs) / 1e6])
+
+
+def _fbnet_slots() -> np.ndarray:
+  size = fbnet.RESOLUTIONS["imagenet"].input_size
+  out = np.zeros((len(fbnet.layer_plan()), len(fbnet_space.OPS), len(FEATURES)))
+  for j, op in enumerate(fbnet_space.OPS):
+    _, costs = layers.count(fbnet.Network((op,) * len(out), "imagenet"), (1, size, size, 3))
+    for i in range(len(out)):
+      out[i, j] = _counts([c for c in costs if c.layer == f"layer_{i}"])
+  return out
+
+
+def _nb201_slots() -> np.ndarray:
+  """Every edge of a cell sees its cell's input shape, so an edge's cost is one sixth of a
+  uniform cell's (its sums excluded), summed over the network's cells."""
+  edges = len(nb201_space.EDGES)
+  out = np.zeros((edges, len(nb201_space.OPS), len(FEATURES)))
+  for j, op in enumerate(nb201_space.OPS):
+    _, costs = layers.count(nb201.network((op,) * edges), (1, 32, 32, 3))
+    out[:, j] = _counts([c for c in costs
+                         if c.layer.startswith("cell_") and c.kind != "add"]) / edges
+  return out
+
+
+@functools.lru_cache(maxsize=None)
+def slot_costs(space: str) -> np.ndarray:
+  """float64 [slots, ops, 2]: each (slot, op)'s kernels and activation Melements, op ids as in
+  `space.op_ids` (traced once per process)."""
+  if space == "fbnet":
+    return _fbnet_slots()
+  if space == "nb201":
+    return _nb201_slots()
+  raise ValueError(f"unknown space {space!r}; valid: nb201, fbnet")
+
+
+def features(space: str, op_ids_BxS) -> np.ndarray:
+  """float64 [B, 2]: kernels and activation Melements of each architecture (op ids [B, S])."""
+  table = slot_costs(space)
+  ops = np.asarray(op_ids_BxS, np.int64)
+  if ops.ndim != 2 or ops.shape[1] != table.shape[0]:
+    raise ValueError(f"{space} op ids must be [B, {table.shape[0]}], got {ops.shape}")
+  if ops.size and (ops.min() < 0 or ops.max() >= table.shape[1]):
+    raise ValueError(f"{space} op ids must lie in [0, {table.shape[1]}), got "
+                     f"[{ops.min()}, {ops.max()}]")
+  return table[np.arange(table.shape[0])[None], ops].sum(1)
