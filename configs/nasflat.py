@@ -104,6 +104,9 @@ def get_config(arg: str = "") -> ml_collections.ConfigDict:
   # latpred.networks.physics.FEATURES ('kernels': kernel launches, 'activations': activation
   # elements) joined by '+' (beyond reference; docs/tuning.md, session 10).
   c.transfer.stack_physics = ""
+  # What the stack's fit minimises: 'absolute' (squared ms error) or 'relative' (squared relative
+  # error, rows weighted 1 / latency; beyond reference, docs/tuning.md).
+  c.transfer.stack_loss = "absolute"
 
   # Evaluation
   c.eval = ml_collections.ConfigDict()

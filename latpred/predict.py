@@ -185,6 +185,7 @@ class LatencyPredictor:
         self.hw_names.index(hw) if hw in self.hw_names else None, idx, latency_ms, train_ids,
         table.latency_ms_HxA[train_ids], transfer.FineTune.from_config(t), seed=seed,
         stack_basis_AxK=self.stack_basis() if use_stack else None, stack_folds=t.stack_folds,
+        stack_loss=t.get("stack_loss", "absolute"),
         placement=mesh.from_config(self.config, local=True))
     return dataclasses.replace(self, adapted={**self.adapted, hw: adapted}, _fns={})
 
@@ -209,7 +210,7 @@ class LatencyPredictor:
     if ens.stack is not None:
       info["stack"] = {"columns": self.stack_columns(),
                        "weights": ens.stack.weights.tolist(), "scale": ens.stack.scale.tolist(),
-                       "intercept": ens.stack.intercept}
+                       "intercept": ens.stack.intercept, "loss": ens.stack.loss}
     for k, m in enumerate(ens.members):
       checkpoints.save(directory, k, m.params,
                        {**self.meta, "config": self.config.to_dict(), "adapted": info})
@@ -222,5 +223,6 @@ def _ensemble_from_meta(info: dict, members: list, hw_names) -> ensemble.Adapted
   stack = None
   if info["stack"] is not None:
     st = info["stack"]
-    stack = stacking.Stack(np.array(st["weights"]), np.array(st["scale"]), st["intercept"])
+    stack = stacking.Stack(np.array(st["weights"]), np.array(st["scale"]), st["intercept"],
+                           st.get("loss", "absolute"))
   return ensemble.AdaptedEnsemble(adapted, stack)

@@ -40,11 +40,13 @@ def test_load_adapt_predict_ms(smoke_pretrained, data_dir):
   assert adapted.adapted["fpga"].stack is not None and len(adapted.members) == 2
 
 
-def test_physics_columns_adapt_save_and_load(smoke_pretrained, data_dir, tmp_path):
+def test_physics_columns_and_relative_loss_adapt_save_and_load(smoke_pretrained, data_dir,
+                                                              tmp_path):
   predictor = LatencyPredictor.load(smoke_pretrained, data_dir=data_dir)
   assert predictor.stack_physics == ()
   config = predictor.config.copy_and_resolve_references()
   config.transfer.stack_physics = "kernels+activations"
+  config.transfer.stack_loss = "relative"
   predictor = dataclasses.replace(predictor, config=config)
   table = load_latency_table("nb201", data_dir)
   archs = [predictor.space.arch_names[i] for i in range(0, 15625, 1000)]
@@ -55,5 +57,6 @@ def test_physics_columns_adapt_save_and_load(smoke_pretrained, data_dir, tmp_pat
   adapted.save_adapted(tmp_path / "fpga", "fpga")
   loaded = LatencyPredictor.load(tmp_path / "fpga", data_dir=data_dir)
   assert loaded.stack_physics == ("kernels", "activations")
+  assert loaded.adapted["fpga"].stack.loss == "relative"
   np.testing.assert_allclose(loaded.predict_ms(archs, "fpga"), adapted.predict_ms(archs, "fpga"),
                              rtol=1e-5)

@@ -43,7 +43,7 @@ class AdaptedEnsemble:
     if self.oof_ms is None:
       return np.empty(0)
     features = np.column_stack([self.oof_ms, stack_basis_AxK[self.samples]])
-    return stacking.loo_predictions(features, self.sample_ms)
+    return stacking.loo_predictions(features, self.sample_ms, self.stack.loss)
 
   def predict_ms(self, model, graph_set, supp_AxD, archs, stack_basis_AxK=None) -> np.ndarray:
     """Predicted latency (ms); with a stack, `stack_basis_AxK` (`stacking.basis`) is needed."""
@@ -58,10 +58,12 @@ class AdaptedEnsemble:
 def adapt_ensemble(model, members: Sequence, graph_set, supp_AxD, target_hw: Optional[int],
                    samples, sample_latency_ms, train_hw_ids, train_latency_HxA,
                    fine_tune: FineTune, *, seed: int, stack_basis_AxK=None,
-                   stack_folds: int = 5, placement: Runs = Runs()) -> AdaptedEnsemble:
+                   stack_folds: int = 5, stack_loss: str = "absolute",
+                   placement: Runs = Runs()) -> AdaptedEnsemble:
   """Adapts every pretrained member (`adapt`, member k with seed + 7919 k); with
   `stack_basis_AxK`, also fits the stack (`latpred.stacking`) on the samples, the GNN column
-  cross-fitted over `stack_folds` folds (each fold re-adapts every member without it). The
+  cross-fitted over `stack_folds` folds (each fold re-adapts every member without it) and fitted
+  with `stack_loss` (`stacking.LOSSES`). The
   members x folds fine-tunes run as `placement` says (`transfer.adapt_runs`)."""
   samples = np.asarray(samples)
   y = np.asarray(sample_latency_ms, np.float64)
@@ -81,6 +83,6 @@ def adapt_ensemble(model, members: Sequence, graph_set, supp_AxD, target_hw: Opt
     oof = stacking.out_of_fold(
         lambda pos: fits[tuple(pos)].gnn_ms(model, graph_set, supp_AxD, samples), m,
         stack_folds, seed)
-    full.stack = stacking.fit(np.column_stack([oof, stack_basis_AxK[samples]]), y)
+    full.stack = stacking.fit(np.column_stack([oof, stack_basis_AxK[samples]]), y, stack_loss)
     full.samples, full.sample_ms, full.oof_ms = samples, y, oof
   return full

@@ -11,6 +11,9 @@ latencies on every architecture of the space are the pretraining data; `gnn_ms` 
 GNN's prediction in ms. Latency is close to a sum of per-layer costs, so a non-negative mix of
 other devices' latencies and of FLOPs / params / layer counts is itself a plausible latency model;
 it carries what the GNN's few-shot fine-tune cannot learn from m samples (docs/tuning.md).
+`loss` (config.transfer.stack_loss) is what the fit minimises: 'absolute' the squared error in
+ms, 'relative' the squared relative error (rows weighted 1 / latency), which spends the weights on
+the fast architectures as much as on the slow ones (the share within +-10 % counts both alike).
 The optional physics columns (`physics`: config.transfer.stack_physics) are the networks' kernel
 launches and activation elements (`latpred.networks.physics`), directions that a mix of the
 training devices lacks when the target is of another kind (a GPU at batch 1 among phone and CPU
@@ -31,6 +34,7 @@ import scipy.optimize
 from latpred.networks import physics as physics_lib
 
 NON_COMPUTE_TYPES = ("input", "output", "none", "skip_connect", "skip")
+LOSSES = ("absolute", "relative")
 
 
 def compute_ops(space) -> np.ndarray:
@@ -103,6 +107,7 @@ class Stack:
   weights: np.ndarray  # [K], >= 0
   scale: np.ndarray  # [K], the columns' spread over the fitted samples
   intercept: float
+  loss: str = "absolute"  # what the fit minimised (LOSSES)
 
   def predict(self, features_NxK) -> np.ndarray:
     return np.asarray(features_NxK, np.float64) / self.scale @ self.weights + self.intercept
@@ -115,8 +120,9 @@ class Stack:
     return dict(zip(names, np.round(self.weights, 4).tolist()))
 
 
-def fit(features_MxK, latency_ms) -> Stack:
-  """Non-negative least squares with a free intercept on columns scaled to unit spread.
+def fit(features_MxK, latency_ms, loss: str = "absolute") -> Stack:
+  """Non-negative least squares with a free intercept on columns scaled to unit spread,
+  minimising `loss` (LOSSES; 'relative' needs positive latencies).
 
   Columns that are constant over the samples get weight 0.
   """
@@ -126,23 +132,29 @@ def fit(features_MxK, latency_ms) -> Stack:
     raise ValueError(f"need [m, K] features and m >= 2 latencies, got {x.shape} and {y.shape}")
   if not np.all(np.isfinite(x)) or not np.all(np.isfinite(y)):
     raise ValueError("stacking features and latencies must be finite")
+  if loss not in LOSSES:
+    raise ValueError(f"unknown stack loss {loss!r}; valid: {', '.join(LOSSES)}")
+  if loss == "relative" and np.any(y <= 0):
+    raise ValueError("the relative stack loss needs positive latencies")
   scale = x.std(0)
   live = scale > 0
   scale = np.where(live, scale, 1.0)
   design = np.column_stack([x[:, live] / scale[live], np.ones(len(y))])
+  row = 1.0 / y if loss == "relative" else np.ones(len(y))
   lower = np.r_[np.zeros(live.sum()), -np.inf]
-  sol = scipy.optimize.lsq_linear(design, y, bounds=(lower, np.inf), method="bvls").x
+  sol = scipy.optimize.lsq_linear(design * row[:, None], y * row, bounds=(lower, np.inf),
+                                  method="bvls").x
   weights = np.zeros(x.shape[1])
   weights[live] = sol[:-1]
-  return Stack(weights, scale, float(sol[-1]))
+  return Stack(weights, scale, float(sol[-1]), loss)
 
 
-def loo_predictions(features_MxK, latency_ms) -> np.ndarray:
+def loo_predictions(features_MxK, latency_ms, loss: str = "absolute") -> np.ndarray:
   """Leave-one-out predictions (ms) of `fit` for each of the m samples, [m]."""
   x = np.asarray(features_MxK, np.float64)
   y = np.asarray(latency_ms, np.float64)
   out = np.empty(len(y))
   for i in range(len(y)):
     keep = np.arange(len(y)) != i
-    out[i] = fit(x[keep], y[keep]).predict(x[i:i + 1])[0]
+    out[i] = fit(x[keep], y[keep], loss).predict(x[i:i + 1])[0]
   return out

@@ -11,6 +11,7 @@ device, ridge regression, and the stack without its GNN column.
                  least-squares mix of the training devices' latencies, MFLOPs, Mparams and the
                  compute-op count (and the physics columns `physics`, the predictor's
                  config.transfer.stack_physics) with a free intercept, fitted on the m samples
+                 with the predictor's stack loss (config.transfer.stack_loss)
 
 Milliseconds: ridge and stack_only predict them; the rank-only methods (flops, params, nearest)
 are mapped to ms by a least-squares line through their scores on the m samples (`linear_ms`),
@@ -47,7 +48,7 @@ def linear_ms(scores_A, picks, sample_latency_ms) -> np.ndarray:
 
 
 def predict_ms(method: str, space, table, train_ids, picks, sample_latency_ms,
-               physics=()) -> tuple:
+               physics=(), stack_loss: str = "absolute") -> tuple:
   """Predicted latency (ms) of every architecture of `space` for one target measured on
   `picks`, and extra record fields; a rank-only method's extra fields hold its own ranking
   scores under 'rank_scores' (what its correlations are scored on)."""
@@ -66,7 +67,7 @@ def predict_ms(method: str, space, table, train_ids, picks, sample_latency_ms,
     return np.exp(ridge_fit_predict(x, picks, np.log(sample_latency_ms))), {}
   elif method == "stack_only":
     basis = stacking.basis(space, train_lat, physics)
-    stack = stacking.fit(basis[picks], sample_latency_ms)
+    stack = stacking.fit(basis[picks], sample_latency_ms, stack_loss)
     names = stacking.basis_columns([table.hw_names[i] for i in train_ids], physics)
     return stack.predict(basis), {"stack_weights": stack.named_weights(names)}
   else:

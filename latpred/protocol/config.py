@@ -96,6 +96,9 @@ def validate(config) -> None:
     raise ValueError(f"config.parallel.devices must be -1 (all) or >= 1, got {devices}")
   t = config.transfer
   stacking.physics_features(t.get("stack_physics", ""))
+  if t.get("stack_loss", "absolute") not in stacking.LOSSES:
+    raise ValueError(f"config.transfer.stack_loss must be one of {', '.join(stacking.LOSSES)}, "
+                     f"got {t.stack_loss!r}")
   if t.stack and not 2 <= t.stack_folds <= t.num_samples:
     raise ValueError(f"config.transfer.stack_folds must be in [2, transfer.num_samples="
                      f"{t.num_samples}], got {t.stack_folds}")

@@ -171,7 +171,8 @@ def evaluate_target(s: build.Setup, members, trial: int, hw: str, stack_basis,
       s.table.latency_ms_HxA[s.train_ids], transfer.FineTune.from_config(config.transfer),
       seed=trial_seed(config, trial) + hw_id,
       stack_basis_AxK=stack_basis if config.transfer.stack else None,
-      stack_folds=config.transfer.stack_folds, placement=placement)
+      stack_folds=config.transfer.stack_folds, stack_loss=config.transfer.stack_loss,
+      placement=placement)
   gnn_ms = adapted.gnn_ms(s.model, s.space.graph_set, s.supp, idx)
   pred_ms, extra = gnn_ms, {}
   if adapted.stack is not None:

@@ -33,6 +33,27 @@ def test_fit_constant_column_gets_zero_weight_and_bad_input_is_refused():
     stacking.fit(np.ones((3, 2)), np.ones(2))
 
 
+def test_relative_loss_weights_rows_by_inverse_latency():
+  rng = np.random.default_rng(1)
+  x = rng.random((25, 2)) + 0.1
+  y = x @ [1.0, 3.0] + 0.2 + 0.3 * rng.random(25) * x[:, 1]  # misfit grows with latency
+  rel = stacking.fit(x, y, "relative")
+  assert rel.loss == "relative"
+  # unconstrained weighted least squares gives the same answer here (its weights are positive)
+  design = np.column_stack([x / rel.scale, np.ones(25)]) / y[:, None]
+  want = np.linalg.lstsq(design, np.ones(25), rcond=None)[0]
+  np.testing.assert_allclose(np.r_[rel.weights, rel.intercept], want, rtol=1e-6)
+  absolute = stacking.fit(x, y)
+  rel_err = lambda st: np.sum(((st.predict(x) - y) / y) ** 2)  # noqa: E731
+  assert rel_err(rel) < rel_err(absolute)
+  loo = stacking.loo_predictions(x, y, "relative")
+  assert loo[0] == pytest.approx(stacking.fit(x[1:], y[1:], "relative").predict(x[:1])[0])
+  with pytest.raises(ValueError, match="positive"):
+    stacking.fit(x, y - 10.0, "relative")
+  with pytest.raises(ValueError, match="unknown stack loss"):
+    stacking.fit(x, y, "huber")
+
+
 def test_folds_partition_and_are_seeded():
   folds = stacking.fold_ids(20, 5, seed=3)
   assert sorted(np.concatenate(folds).tolist()) == list(range(20))
