@@ -118,11 +118,20 @@ def pretrain_signature(config, task_name: str, space: str, train_hw) -> dict:
           "task": task_name, "space": space, "train_hw": list(train_hw)}
 
 
+# Transfer fields only the stack reads (the nasflat method and the stack_only baseline): the other
+# methods' records do not depend on them, so they stay valid when these change.
+STACK_FIELDS = ("stack_physics", "stack_loss")
+STACKED_METHODS = ("nasflat", "stack_only")
+
+
 def record_signature(config, pretrain_sig: dict, method: str = "nasflat") -> dict:
   """What determines a finished target's record: the pretraining's, transfer and eval (and the
-  baselines section for a baseline)."""
+  baselines section for a baseline); STACK_FIELDS only for STACKED_METHODS."""
   names = ("transfer", "eval") if method == "nasflat" else ("transfer", "eval", "baselines")
-  return {"method": method, **pretrain_sig, **_sections(config, names)}
+  out = {"method": method, **pretrain_sig, **_sections(config, names)}
+  if method not in STACKED_METHODS:
+    out["transfer"] = {k: v for k, v in out["transfer"].items() if k not in STACK_FIELDS}
+  return out
 
 
 def signature_diff(old, new, prefix: str = "") -> list[str]:

@@ -60,6 +60,24 @@ def test_signatures_are_whole_sections_less_where_the_data_lives():
   assert "baselines" not in ra and "baselines" in config_lib.record_signature(a, sig(a), "help")
 
 
+def test_stack_fields_sign_only_the_methods_that_read_them():
+  a, b = nasflat.get_config(), nasflat.get_config()
+  b.transfer.stack_physics, b.transfer.stack_loss = "kernels", "relative"
+  sig = config_lib.pretrain_signature(a, "FD", "fbnet", ["pixel3"])
+  for method in ("nasflat", "stack_only"):
+    ra, rb = (config_lib.record_signature(c, sig, method) for c in (a, b))
+    assert config_lib.signature_diff(ra, rb) == ["transfer.stack_loss", "transfer.stack_physics"]
+  for method in ("flops", "help", "supervised"):
+    ra, rb = (config_lib.record_signature(c, sig, method) for c in (a, b))
+    assert ra == rb and "stack_physics" not in ra["transfer"] and "stack" in ra["transfer"]
+  b.transfer.stack_physics = "flops"
+  with pytest.raises(ValueError, match="bad stack_physics"):
+    config_lib.validate(b)
+  b.transfer.stack_physics, b.transfer.stack_loss = "", "huber"
+  with pytest.raises(ValueError, match="stack_loss"):
+    config_lib.validate(b)
+
+
 def test_records_refuse_another_signature_unless_overwritten(tmp_path):
   path = tmp_path / "trials.jsonl"
   rec = Records(path, {"transfer": {"num_samples": 10}})
