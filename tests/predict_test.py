@@ -43,10 +43,11 @@ def test_load_adapt_predict_ms(smoke_pretrained, data_dir):
 def test_physics_columns_and_relative_loss_adapt_save_and_load(smoke_pretrained, data_dir,
                                                               tmp_path):
   predictor = LatencyPredictor.load(smoke_pretrained, data_dir=data_dir)
-  assert predictor.stack_physics == ()
+  assert predictor.stack_physics == ("kernels", "activations")  # the default config's
   config = predictor.config.copy_and_resolve_references()
-  config.transfer.stack_physics = "kernels+activations"
-  config.transfer.stack_loss = "relative"
+  config.transfer.stack_physics, config.transfer.stack_loss = "", "absolute"
+  assert dataclasses.replace(predictor, config=config).stack_columns()[-1] == "compute_ops"
+  config.transfer.stack_physics, config.transfer.stack_loss = "kernels+activations", "relative"
   predictor = dataclasses.replace(predictor, config=config)
   table = load_latency_table("nb201", data_dir)
   archs = [predictor.space.arch_names[i] for i in range(0, 15625, 1000)]

@@ -156,6 +156,13 @@ def pretrain(config, pretrained_dir, overwrite: bool = False) -> list:
   return pretrain_ensemble(s, meta, pathlib.Path(pretrained_dir), 0, overwrite)
 
 
+def stack_basis(s: build.Setup) -> np.ndarray:
+  """The stack's GNN-free columns (`stacking.basis`) for the setup's training devices, with the
+  physics columns its config names."""
+  return stacking.basis(s.space, s.table.latency_ms_HxA[s.train_ids],
+                        stacking.physics_features(s.config.transfer.stack_physics))
+
+
 def evaluate_target(s: build.Setup, members, trial: int, hw: str, stack_basis,
                     placement: mesh.Runs = mesh.Runs()) -> tuple:
   """Adapts the trial's ensemble to target `hw` (its fine-tunes placed by `placement`) and
@@ -211,8 +218,7 @@ def run(config, workdir, pretrained_dir=None, overwrite: bool = False,
   task = resolve_task(config)
   s = build.make_setup(config, task.space, task.train_hw)
   meta = checkpoint_meta(s, task.name, task.train_hw)
-  stack_basis = stacking.basis(s.space, s.table.latency_ms_HxA[s.train_ids],
-                               stacking.physics_features(config.transfer.stack_physics))
+  basis = stack_basis(s)
   records = Records(workdir / "trials.jsonl",
                     config_lib.record_signature(config, meta["pretrain_signature"]), overwrite,
                     report.files(workdir), write=placement.is_writer())
@@ -233,7 +239,7 @@ def run(config, workdir, pretrained_dir=None, overwrite: bool = False,
     for hw in task.test_hw:
       if (trial, hw) in records:
         continue
-      row, pred_ms, truth = evaluate_target(s, [p for p, _ in members], trial, hw, stack_basis,
+      row, pred_ms, truth = evaluate_target(s, [p for p, _ in members], trial, hw, basis,
                                             placement)
       records.add(row)
       log(f"[trial {trial}] {hw}: SRCC {row['spearman']:.3f} (GNN alone "

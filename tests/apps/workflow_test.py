@@ -146,7 +146,7 @@ def test_adapt_device_end_to_end_and_reload(pretrained, data_dir, tmp_path, fpga
   assert saved["most_similar_training_device"] in TRAIN.split(",")
   assert saved["leave_one_out_spearman"] > 0.8  # fpga: the stack ranks its own samples well
   assert set(saved["stack_weights"]) == {"gnn_ms", *TRAIN.split(","), "mflops", "mparams",
-                                         "compute_ops"}
+                                         "compute_ops", "kernels", "activations"}
   assert "leave-one-out" in (out / "report.md").read_text() and report["device"] == "board"
   assert saved["predicted_latency_ms"]["not_positive"] == int((ms <= 0).sum())
   negative = dict(saved, predicted_latency_ms=dict(saved["predicted_latency_ms"], not_positive=7))

@@ -39,7 +39,7 @@ def test_each_baseline_runs_on_a_real_slice(method, smoke_config, data_dir, tmp_
   if method == "stack_only":  # the stack's weights name the GNN-free columns
     row = json.loads((tmp_path / "m10" / "trials.jsonl").read_text().splitlines()[0])
     assert list(row["stack_weights"]) == ["pixel3", "gold_6226", "1080ti_1", "mflops",
-                                          "mparams", "compute_ops"]
+                                          "mparams", "compute_ops", "kernels", "activations"]
   assert saved["ms_from"] == baseline_runner.MS_FROM[method]
   for key in ("mape_pct", "median_ape_pct", "within_5pct", "within_10pct"):
     assert len(saved["per_device"]["fpga"][key]) == 2

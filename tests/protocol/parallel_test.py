@@ -115,14 +115,13 @@ def test_two_processes_give_one_process_tables(data_dir, tmp_path, smoke_config)
 def test_a_second_target_compiles_nothing(smoke_config, tmp_path, count_compiles):
   """The hot path: after the first target of a trial, the next one reuses every program
   (fine-tune epochs, cross-fitting folds, prediction)."""
-  from latpred.adapt import stacking
   from latpred.model import build
   from latpred.protocol import runner, tasks
   config = smoke_config(space="nb201", train_hw="pixel3,gold_6226", test_hw="fpga,1080ti_1")
   task = tasks.custom_task("nb201", ["pixel3", "gold_6226"], ["fpga", "1080ti_1"])
   s = build.make_setup(config, task.space, task.train_hw)
   members = [build.init_params(s.model, s.space, s.supp, k) for k in range(2)]
-  basis = stacking.basis(s.space, s.table.latency_ms_HxA[s.train_ids])
+  basis = runner.stack_basis(s)
   runner.evaluate_target(s, members, 0, "fpga", basis)
   with count_compiles() as compiles:
     runner.evaluate_target(s, members, 0, "1080ti_1", basis)

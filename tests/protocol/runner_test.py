@@ -40,7 +40,7 @@ def test_end_to_end_smoke_and_resume(smoke_config, data_dir, tmp_path):
   assert len(rows) == 2
   for row in rows:  # the smoke config stacks: its weights name every column
     assert list(row["stack_weights"]) == ["gnn_ms", "pixel3", "gold_6226", "mflops", "mparams",
-                                          "compute_ops"]
+                                          "compute_ops", "kernels", "activations"]
     assert min(row["stack_weights"].values()) >= 0
     assert row["gnn"]["spearman"] != row["spearman"]  # the GNN alone, before the stack
     assert row["within_10pct"] >= row["within_5pct"] and row["median_ape_pct"] >= 0
