@@ -48,8 +48,11 @@ PRETRAIN_TASK = "ND"  # its training devices exclude every device above
 
 def pretrained_predictor(config, pretrained_dir, data_dir=None):
   """(setup, predictor): trial 0's ensemble pretrained on ND's training devices (trained here if
-  not saved yet)."""
+  not saved yet). The config's data.task is set to ND, as the benchmark's ND cells sign their
+  checkpoints, so `out/<bench>/nasflat/ND/pretrained` is reused rather than refused."""
   task = tasks.get_task(PRETRAIN_TASK)
+  config = config.copy_and_resolve_references()
+  config.data.task = PRETRAIN_TASK
   setup = build.make_setup(config, task.space, task.train_hw)
   meta = runner.checkpoint_meta(setup, task.name, task.train_hw)
   runner.pretrain_ensemble(setup, meta, pathlib.Path(pretrained_dir), trial=0)

@@ -109,6 +109,15 @@ def test_nas_smoke_run_writes_table_and_plot(data_dir, tmp_path):
   assert f"| {met}/1, " in table[-1] or "none found" in table[-1]
   with pytest.raises(ValueError, match="no budgets"):
     nas.run(config, tmp_path, devices=("raspi4",))
+  # The checkpoint is ND's whatever config.data.task says (a benchmark's ND cell signs it so):
+  # reused, neither refused nor retrained.
+  other = config.copy_and_resolve_references()
+  other.data.task = "F2"
+  files = lambda: sorted((f, f.stat().st_mtime_ns)  # noqa: E731
+                         for f in (tmp_path / "pretrained").rglob("*") if f.is_file())
+  before = files()
+  nas.pretrained_predictor(other, tmp_path / "pretrained", data_dir)
+  assert files() == before
 
 
 def test_safety_margin_is_the_quantile_of_relative_underestimates():
