@@ -149,7 +149,7 @@ class LatencyPredictor:
   def stack_physics(self) -> tuple:
     """The stack's physics columns (config.transfer.stack_physics; none in checkpoints written
     before the option)."""
-    return stacking.physics_features(self.config.transfer.get("stack_physics", ""))
+    return stacking.config_physics(self.config.transfer)
 
   def stack_columns(self) -> list:
     """Names of the stack's columns (`stacking.columns`)."""

@@ -55,6 +55,12 @@ def physics_features(spec: str) -> tuple:
   return names
 
 
+def config_physics(transfer_config) -> tuple:
+  """`physics_features` of a config's transfer section (none for configs, e.g. checkpoints',
+  written before the option)."""
+  return physics_features(transfer_config.get("stack_physics", ""))
+
+
 def basis(space, train_latency_HxA, physics=()) -> np.ndarray:
   """The GNN-free columns for every architecture, float64 [A, H + 3 (+ physics)]: the training
   devices' measured latency (ms), MFLOPs, Mparams, compute-op count, then the `physics` columns

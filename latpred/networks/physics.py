@@ -9,10 +9,10 @@ records (`layers.count`, traced abstractly):
   activations  elements those primitives write per example, in millions (memory traffic)
 
 Why: at batch 1 a GPU's latency is close to a per-kernel overhead times the kernel count (on the
-tuning split FT3's titanx_1 target, a non-negative fit on the kernel count ranks all 5,000 FBNet
-networks at 0.989 Spearman, against 0.942 for the training devices' latencies with FLOPs,
-params and the compute-op count), and at larger batches activation traffic matters; neither is a
-non-negative mix of CPU or phone latencies (docs/tuning.md, session 10).
+tuning split FT3's titanx_1 target, the stack's GNN-free columns fitted on all 5,000 FBNet
+networks rank them at 0.942 Spearman, and at 0.989 with the kernel count added), and at larger
+batches activation traffic matters; neither is a non-negative mix of CPU or phone latencies
+(docs/tuning.md, session 10).
 
 Both counts are sums over the searchable slots (FBNet's 22 layers, NB201's 6 cell edges) of a
 per-(slot, op) cost, exact for every architecture of the space, measured or not; the fixed parts

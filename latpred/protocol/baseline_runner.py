@@ -102,7 +102,7 @@ def _predict_ms(method, s, trained, trial, hw_id, picks, sample_ms) -> tuple[np.
     scores = brpnas.brpnas_scores(s, hw_id, picks, sample_ms, seed + hw_id)
     return simple.linear_ms(scores, picks, sample_ms), {}
   return simple.predict_ms(method, s.space, s.table, s.train_ids, picks, sample_ms,
-                           stacking.physics_features(s.config.transfer.stack_physics),
+                           stacking.config_physics(s.config.transfer),
                            s.config.transfer.stack_loss)
 
 

@@ -95,7 +95,7 @@ def validate(config) -> None:
   if not (devices == -1 or devices >= 1):
     raise ValueError(f"config.parallel.devices must be -1 (all) or >= 1, got {devices}")
   t = config.transfer
-  stacking.physics_features(t.get("stack_physics", ""))
+  stacking.config_physics(t)
   if t.get("stack_loss", "absolute") not in stacking.LOSSES:
     raise ValueError(f"config.transfer.stack_loss must be one of {', '.join(stacking.LOSSES)}, "
                      f"got {t.stack_loss!r}")

@@ -160,7 +160,7 @@ def stack_basis(s: build.Setup) -> np.ndarray:
   """The stack's GNN-free columns (`stacking.basis`) for the setup's training devices, with the
   physics columns its config names."""
   return stacking.basis(s.space, s.table.latency_ms_HxA[s.train_ids],
-                        stacking.physics_features(s.config.transfer.stack_physics))
+                        stacking.config_physics(s.config.transfer))
 
 
 def evaluate_target(s: build.Setup, members, trial: int, hw: str, stack_basis,
@@ -185,7 +185,7 @@ def evaluate_target(s: build.Setup, members, trial: int, hw: str, stack_basis,
   if adapted.stack is not None:
     pred_ms = adapted.stack.predict(np.column_stack([gnn_ms, stack_basis[idx]]))
     train_hw = [s.table.hw_names[i] for i in s.train_ids]
-    physics = stacking.physics_features(config.transfer.stack_physics)
+    physics = stacking.config_physics(config.transfer)
     extra = {"stack_weights": adapted.stack.named_weights(stacking.columns(train_hw, physics))}
   sources = [s.table.hw_names[m.source_hw] for m in adapted.members]
   disconnected = s.space.disconnected_A[idx]
