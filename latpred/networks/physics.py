@@ -17,10 +17,15 @@ batches activation traffic matters; neither is a non-negative mix of CPU or phon
 Both counts are sums over the searchable slots (FBNet's 22 layers, NB201's 6 cell edges) of a
 per-(slot, op) cost, exact for every architecture of the space, measured or not; the fixed parts
 (stem, header, reductions, NB201's cell sums) are a constant and left out. FBNet is counted at its
-measured resolution (`fbnet.RESOLUTIONS['imagenet']`), NB201 at CIFAR's 32x32.
+measured resolution (`fbnet.RESOLUTIONS['imagenet']`), NB201 at CIFAR's 32x32. The per-(slot,
+op) table is traced from the flax networks (`trace`) and stored beside this module
+(`slot_costs.json`, read by `slot_costs`), which saves every process 1-3 s of tracing; the tests
+check that the two agree exactly.
 """
 
 import functools
+import json
+import pathlib
 
 import numpy as np
 
@@ -58,15 +63,27 @@ def _nb201_slots() -> np.ndarray:
   return out
 
 
-@functools.lru_cache(maxsize=None)
-def slot_costs(space: str) -> np.ndarray:
+TABLE = pathlib.Path(__file__).with_name("slot_costs.json")  # `trace`'s output, stored
+
+
+def trace(space: str) -> np.ndarray:
   """float64 [slots, ops, 2]: each (slot, op)'s kernels and activation Melements, op ids as in
-  `space.op_ids` (traced once per process)."""
+  `space.op_ids`, traced from the flax networks (1-3 s; `slot_costs` reads it stored)."""
   if space == "fbnet":
     return _fbnet_slots()
   if space == "nb201":
     return _nb201_slots()
   raise ValueError(f"unknown space {space!r}; valid: nb201, fbnet")
+
+
+@functools.lru_cache(maxsize=None)
+def slot_costs(space: str) -> np.ndarray:
+  """`trace(space)` as stored in TABLE (the tests check that the two agree exactly; after a
+  change to the networks, rewrite it with `python -m latpred.networks.physics`)."""
+  stored = json.loads(TABLE.read_text())
+  if space not in stored:
+    raise ValueError(f"unknown space {space!r}; valid: {', '.join(stored)}")
+  return np.asarray(stored[space], np.float64)
 
 
 def features(space: str, op_ids_BxS) -> np.ndarray:
@@ -79,3 +96,8 @@ def features(space: str, op_ids_BxS) -> np.ndarray:
     raise ValueError(f"{space} op ids must lie in [0, {table.shape[1]}), got "
                      f"[{ops.min()}, {ops.max()}]")
   return table[np.arange(table.shape[0])[None], ops].sum(1)
+
+
+if __name__ == "__main__":
+  TABLE.write_text(json.dumps({name: trace(name).tolist() for name in ("nb201", "fbnet")}) + "\n")
+  print(f"wrote {TABLE}")

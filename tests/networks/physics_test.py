@@ -57,3 +57,12 @@ def test_bad_input_is_refused():
     physics.features("nb201", np.full((1, 6), 5))
   with pytest.raises(ValueError, match="unknown space"):
     physics.slot_costs("darts")
+  with pytest.raises(ValueError, match="unknown space"):
+    physics.trace("darts")
+
+
+@pytest.mark.parametrize("space", ["nb201", "fbnet"])
+def test_the_stored_table_is_the_traced_one(space):
+  """slot_costs reads physics.TABLE; after a change to the networks this fails until the table
+  is rewritten (python -m latpred.networks.physics)."""
+  np.testing.assert_array_equal(physics.slot_costs(space), physics.trace(space))
