@@ -70,7 +70,7 @@ class LatencyPredictor:
     space = load_space(meta["space"], data_dir, meta["graph_variant"])
     supp = encodings.encoding(space, meta["encoding"], data_dir)
     model = build.build_model(config.model, space, len(meta["hw_names"]))
-    like = build.init_params(model, space, supp, 0)
+    like = jax.eval_shape(lambda: build.init_params(model, space, supp, 0))  # no compile
     members = [checkpoints.restore(directory, step, like)[0] for step in steps]
     train_hw = tuple(meta["train_hw"])
     out = cls(space, config, tuple(meta["hw_names"]), members, supp, train_hw, meta,

@@ -103,3 +103,35 @@ def count_compiles():
       _COMPILE_COUNTERS.remove(compiles)
 
   return counting
+
+
+@pytest.fixture
+def compiled_functions():
+  """compiled_functions() -> a context manager yielding a list that gets the name of every
+  function XLA compiles inside it (e.g. 'jit(train_epoch)'), from JAX's compile log."""
+  import contextlib
+  import logging
+  import re
+
+  class Names(logging.Handler):
+    def __init__(self, names):
+      super().__init__()
+      self.names = names
+
+    def emit(self, record):
+      found = re.match(r"Finished XLA compilation of (\S+)", record.getMessage())
+      if found:
+        self.names.append(found.group(1))
+
+  @contextlib.contextmanager
+  def naming():
+    names = []
+    handler, logger = Names(names), logging.getLogger("jax")
+    logger.addHandler(handler)
+    try:
+      with jax.log_compiles(True):
+        yield names
+    finally:
+      logger.removeHandler(handler)
+
+  return naming

@@ -1,6 +1,7 @@
 """Adapting a pretrained predictor to one target device from m measured architectures (§5)."""
 
 import dataclasses
+import math
 from typing import Optional
 
 import jax
@@ -77,7 +78,8 @@ def adapt_runs(model, runs, graph_set, supp_AxD, target_hw: Optional[int], train
   With a mesh (`placement`, from config.parallel) or `fine_tune.vmapped`, runs with the same
   number of samples are fine-tuned together as one vmapped program (`loop.fit_runs`), sharded
   over the mesh's devices; on one device, by default one after the other, which measured faster
-  on the 2-core CPU (docs/vmap.md).
+  on the 2-core CPU (docs/vmap.md), every epoch padded to the largest run's step count so that
+  runs with the same batch (a target's full fit and its cross-fitting folds) compile once.
   """
   if fine_tune.row_init not in ROW_INITS:
     raise ValueError(f"row_init={fine_tune.row_init!r}; valid: {', '.join(ROW_INITS)}")
@@ -97,8 +99,10 @@ def adapt_runs(model, runs, graph_set, supp_AxD, target_hw: Optional[int], train
              weight_decay=fine_tune.weight_decay, final_lr=fine_tune.final_lr,
              freeze=fine_tune.freeze)
   if fine_tune.epochs and not (fine_tune.vmapped or placement.vmapped):
+    steps = max(math.ceil(len(s[4]) / min(fine_tune.batch_size, len(s[4]))) for s in starts)
     trained = [loop.fit(model, params, graph_set, supp_AxD, [row], lat, samples, seed=run[3],
-                        **opt)[0] for (params, _, row, lat, samples), run in zip(starts, runs)]
+                        steps_per_epoch=steps, **opt)[0]
+               for (params, _, row, lat, samples), run in zip(starts, runs)]
   elif fine_tune.epochs:
     for n in sorted({len(s[4]) for s in starts}):
       group = [i for i, s in enumerate(starts) if len(s[4]) == n]

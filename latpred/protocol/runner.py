@@ -10,6 +10,7 @@ import sys
 import time
 from typing import Optional
 
+import jax
 import numpy as np
 
 from latpred import __version__, metrics
@@ -65,8 +66,8 @@ def _restore_member(s: build.Setup, meta: dict, pretrained_dir, trial: int, memb
   """(params, seconds) of a saved member with the current signature, else None (a stale one is
   refused, or deleted with `overwrite`)."""
   step = checkpoints.member_step(trial, member)
-  restored = checkpoints.restore(pretrained_dir, step,
-                                 build.init_params(s.model, s.space, s.supp, seed))
+  like = jax.eval_shape(lambda: build.init_params(s.model, s.space, s.supp, seed))  # no compile
+  restored = checkpoints.restore(pretrained_dir, step, like)
   if restored is None:
     return None
   params, saved = restored

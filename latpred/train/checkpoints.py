@@ -4,7 +4,6 @@ step layout of a trial's ensemble members."""
 import pathlib
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 import orbax.checkpoint as ocp
 
@@ -32,7 +31,8 @@ def save(directory, step: int, params, meta: dict) -> None:
 
 
 def restore(directory, step: int, like_params):
-  """(params, meta) saved at `step`, or None if there is none; `like_params` gives the tree."""
+  """(params, meta) saved at `step`, or None if there is none; `like_params` gives the tree
+  (arrays or `jax.ShapeDtypeStruct`s, e.g. from `jax.eval_shape`)."""
   path = pathlib.Path(directory).resolve()
   if not path.exists():
     return None
@@ -40,10 +40,11 @@ def restore(directory, step: int, like_params):
   try:
     if step not in mngr.all_steps():
       return None
-    like = jax.tree_util.tree_map(np.asarray, like_params)  # restored as host arrays
+    like = jax.tree_util.tree_map(lambda x: np.zeros(x.shape, x.dtype),  # as host arrays
+                                  like_params)
     out = mngr.restore(step, args=ocp.args.Composite(state=ocp.args.StandardRestore(like),
                                                      meta=ocp.args.JsonRestore()))
-    return jax.tree_util.tree_map(jnp.asarray, out["state"]), out["meta"]
+    return jax.device_put(out["state"]), out["meta"]  # (jnp.asarray compiles per shape)
   finally:
     mngr.close()
 

@@ -72,3 +72,21 @@ def test_random_row_init_keeps_the_targets_own_row(tiny_nb201):
   with pytest.raises(ValueError, match="no row of its own"):
     transfer.adapt(model, params, space.graph_set, supp, None, picks, lat[hw, picks], [0, 1],
                    lat[[0, 1]], row_init="random", **kw)
+
+
+def test_a_target_and_its_folds_share_one_fine_tune_program(tiny_nb201, compiled_functions):
+  """m = 20 in batches of 16: the full fit takes 2 steps per epoch and each fold (16 samples)
+  one; the folds run padded to 2 steps, so the epoch program and the predict program compile
+  once for the whole adaptation."""
+  space, table, model, supp, params = tiny_nb201
+  picks = np.arange(7, 15625, 781)[:20]
+  hw = table.hw_index("fpga")
+  tune = transfer.FineTune(epochs=2, batch_size=16, lr=1.234e-3, weight_decay=0.0,
+                           final_lr=1e-6)  # an optimizer of its own: its epoch program is new
+  basis = stacking.basis(space, table.latency_ms_HxA[[0, 1]])
+  with compiled_functions() as names:
+    ensemble.adapt_ensemble(model, [params], space.graph_set, supp, hw, picks,
+                            table.latency_ms_HxA[hw, picks], [0, 1], table.latency_ms_HxA[[0, 1]],
+                            tune, seed=0, stack_basis_AxK=basis, stack_folds=5)
+  assert names.count("jit(train_epoch)") == 1, names
+  assert names.count("jit(predict_step)") <= 1, names  # 0 if an earlier test compiled it

@@ -50,7 +50,7 @@ def test_training_compiles_one_epoch_program(tiny_nb201, count_compiles):
 
 def test_the_last_batchs_padding_does_not_count(tiny_nb201):
   space, table, model, supp, params = tiny_nb201
-  opt = steps.make_optimizer(1e-3, 0.0, 1e-5, 2)
+  opt = steps.Optimizer(1e-3, 0.0, 1e-5)
   valid = loop.epoch_valid(20, 16)
   assert valid.sum() == 20 and valid.shape == (2, 16)
   losses = []
@@ -59,7 +59,7 @@ def test_the_last_batchs_padding_does_not_count(tiny_nb201):
     p = jax.tree_util.tree_map(lambda x: x.copy(), params)
     out = steps.train_epoch(model, opt, p, opt.init(p), graphs.device_arrays(space.graph_set),
                             supp, order, valid, np.array([0, 4], np.int32),
-                            table.latency_ms_HxA[[0, 4]], jax.random.PRNGKey(0))
+                            table.latency_ms_HxA[[0, 4]], jax.random.PRNGKey(0), 2)
     losses.append(np.asarray(out[3]))
   np.testing.assert_allclose(losses[0], losses[1], rtol=1e-6)
 
@@ -83,3 +83,34 @@ def test_fit_runs_trains_independent_runs_like_sequential_fits(tiny_nb201):
     loop.fit_runs(model, [params, params], space.graph_set, supp, [[0], [1]],
                   [table.latency_ms_HxA[[0]]] * 2, [np.arange(4), np.arange(5)], seeds_K=[0, 1],
                   **kw)
+
+
+def test_cosine_schedule_with_a_traced_horizon_matches_optax():
+  import optax
+  ref = optax.cosine_decay_schedule(2e-3, 80, alpha=1e-5 / 2e-3)
+  ours = steps.cosine_schedule(2e-3, 1e-5, 80)
+  traced = jax.jit(lambda c, t: steps.cosine_schedule(2e-3, 1e-5, t)(c))
+  for count in (0, 1, 40, 79, 80, 200):
+    c = np.int32(count)
+    assert float(ours(c)) == float(ref(c))
+    assert float(traced(c, np.int32(80))) == pytest.approx(float(ref(c)), rel=1e-6)
+
+
+def test_padded_epochs_change_nothing_and_share_one_program(tiny_nb201, count_compiles):
+  space, table, model, supp, params = tiny_nb201
+  kw = dict(epochs=2, batch_size=16, lr=1e-3, weight_decay=0.0, final_lr=1e-5, seed=3)
+
+  def fit(n, steps_per_epoch=None):
+    out, history = loop.fit(model, params, space.graph_set, supp, [0], table.latency_ms_HxA[[0]],
+                            np.arange(n), steps_per_epoch=steps_per_epoch, **kw)
+    return loop.predict(model, out, space.graph_set, supp, 0, np.arange(64)), history
+
+  alone, alone_history = fit(16)  # one step per epoch
+  fit(20)  # two steps per epoch: compiles that shape
+  with count_compiles() as compiles:
+    padded, padded_history = fit(16, steps_per_epoch=2)  # one step and one skipped
+  assert compiles == []  # the n = 20 epoch program, reused
+  np.testing.assert_allclose(padded, alone, rtol=1e-5, atol=1e-6)
+  np.testing.assert_allclose(padded_history, alone_history, rtol=1e-6)  # skipped steps ignored
+  with pytest.raises(ValueError, match="steps_per_epoch"):
+    loop.epoch_valid(20, 16, steps_per_epoch=1)
