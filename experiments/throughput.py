@@ -5,7 +5,8 @@
 
 1. Adaptation of a new device from 20 measured architectures after `LatencyPredictor.load`: in a
    fresh process (compilations included: what a user waits for), then again with other samples
-   (compiled programs reused).
+   (compiled programs reused); medians over `--fresh_processes` new processes (this script run
+   with `--adapt_only`), since the shared CPU's speed drifts between runs.
 2. Prediction of every architecture of the space with the adapted ensemble's pure function
    (`predict_fn`, jitted, all rows in one call), median of `--repeats` after a compiling call.
 3. The arithmetic bound: the compiled function's floating-point operations (XLA's cost analysis)
@@ -13,8 +14,11 @@
    GNN's small dense layers can at best approach).
 """
 
+import json
 import pathlib
 import platform
+import subprocess
+import sys
 import time
 import warnings
 
@@ -34,7 +38,11 @@ _DEVICE = flags.DEFINE_string("device", None, "A device of the space (not a trai
                               "whose table latencies stand in for measurements.", required=True)
 _SAMPLES = flags.DEFINE_integer("samples", 20, "Measured architectures to adapt from.")
 _REPEATS = flags.DEFINE_integer("repeats", 7, "Timed repeats.")
-_OUT = flags.DEFINE_string("out", None, "Markdown output file.", required=True)
+_OUT = flags.DEFINE_string("out", None, "Markdown output file (required unless --adapt_only).")
+_FRESH = flags.DEFINE_integer("fresh_processes", 3, "New processes that each load and adapt "
+                              "twice (the medians are reported).")
+_ADAPT_ONLY = flags.DEFINE_bool("adapt_only", False, "Only load and adapt twice; print the times "
+                                "as JSON (what each of --fresh_processes runs).")
 
 
 def _median_s(fn, repeats: int) -> float:
@@ -49,8 +57,8 @@ def matmul_gflops(repeats: int, n: int = 1024) -> float:
   return 2 * n ** 3 / _median_s(lambda: mm(a), repeats) / 1e9
 
 
-def main(argv):
-  del argv
+def load_and_adapt():
+  """(predictor adapted twice, load s, [first adapt s, second adapt s]) in this process."""
   t0 = time.perf_counter()
   p = LatencyPredictor.load(_PRETRAINED.value)
   load_s = time.perf_counter() - t0
@@ -63,6 +71,32 @@ def main(argv):
     t0 = time.perf_counter()
     p = p.adapt(hw, p.space.names_of(p.space.op_ids_AxS[idx]), truth[idx])
     adapt_s.append(time.perf_counter() - t0)
+  return p, load_s, adapt_s
+
+
+def fresh_processes(count: int) -> list[dict]:
+  """`load_and_adapt`'s times in `count` new processes, one after the other."""
+  args = [sys.executable, __file__, f"--pretrained={_PRETRAINED.value}",
+          f"--device={_DEVICE.value}", f"--samples={_SAMPLES.value}", "--adapt_only"]
+  out = []
+  for k in range(count):
+    run = subprocess.run(args, capture_output=True, text=True, check=True)
+    out.append(json.loads(run.stdout.strip().splitlines()[-1]))
+    print(f"fresh process {k + 1}/{count}: {out[-1]}", flush=True)
+  return out
+
+
+def main(argv):
+  del argv
+  if _ADAPT_ONLY.value:
+    _, load_s, adapt_s = load_and_adapt()
+    print(json.dumps({"load_s": load_s, "adapt_s": adapt_s}))
+    return
+  if not _OUT.value:
+    raise app.UsageError("--out is required")
+  fresh = fresh_processes(_FRESH.value)
+  p, load_s, adapt_s = load_and_adapt()
+  hw = _DEVICE.value
   fn, variables = p.predict_fn(hw)
   ops = jnp.asarray(p.space.op_ids_AxS)
   jitted = jax.jit(fn)
@@ -79,24 +113,32 @@ def main(argv):
   lines = [
       "# Adaptation and prediction speed", "",
       f"Command: `python experiments/throughput.py --pretrained={_PRETRAINED.value} "
-      f"--device={hw} --samples={_SAMPLES.value} --repeats={_REPEATS.value} --out={_OUT.value}`; "
+      f"--device={hw} --samples={_SAMPLES.value} --repeats={_REPEATS.value} "
+      f"--fresh_processes={_FRESH.value} --out={_OUT.value}`; "
       f"jax {jax.__version__} on {jax.devices()[0].platform} ({jax.device_count()} device(s), "
-      f"{platform.processor() or platform.machine()}). Medians of {_REPEATS.value} timed runs.",
-      "", "| what | value |", "|---|---|",
-      f"| load the checkpoint ({members} members) | {load_s:.2f} s |",
-      f"| adapt from {_SAMPLES.value} samples, fresh process (compilations included) | "
-      f"{adapt_s[0]:.2f} s |",
-      f"| adapt again (other samples, programs compiled) | {adapt_s[1]:.2f} s |",
-      f"| compile the predict function for all {p.space.num_archs} architectures | "
+      f"{platform.processor() or platform.machine()}). Load and adaptation: each process's "
+      f"times, then the median; prediction: medians of {_REPEATS.value} timed runs.",
+      "", "| what | each process | median |", "|---|---|---|",
+      _row(f"load the checkpoint ({members} members)", [r["load_s"] for r in fresh] + [load_s]),
+      _row(f"adapt from {_SAMPLES.value} samples, fresh process (compilations included)",
+           [r["adapt_s"][0] for r in fresh] + [adapt_s[0]]),
+      _row("adapt again (other samples, programs compiled)",
+           [r["adapt_s"][1] for r in fresh] + [adapt_s[1]]),
+      f"| compile the predict function for all {p.space.num_archs} architectures | | "
       f"{compile_s:.2f} s |",
-      f"| predict all {p.space.num_archs} architectures (ms, {members} members + stack) | "
+      f"| predict all {p.space.num_archs} architectures (ms, {members} members + stack) | | "
       f"{predict_s * 1e3:.1f} ms ({p.space.num_archs / predict_s:,.0f} architectures/s) |",
-      f"| XLA cost analysis of that call | {flops / 1e9:.2f} GFLOP |",
-      f"| float32 matmul rate of this machine (1024x1024) | {rate:.1f} GFLOP/s |",
-      f"| arithmetic bound (GFLOP / rate) | {bound_s * 1e3:.1f} ms |",
-      f"| measured / bound | {predict_s / bound_s:.2f} |", ""]
+      f"| XLA cost analysis of that call | | {flops / 1e9:.2f} GFLOP |",
+      f"| float32 matmul rate of this machine (1024x1024) | | {rate:.1f} GFLOP/s |",
+      f"| arithmetic bound (GFLOP / rate) | | {bound_s * 1e3:.1f} ms |",
+      f"| measured / bound | | {predict_s / bound_s:.2f} |", ""]
   pathlib.Path(_OUT.value).write_text("\n".join(lines))
   print("\n".join(lines))
+
+
+def _row(what: str, seconds: list) -> str:
+  each = ", ".join(f"{s:.1f}" for s in seconds)
+  return f"| {what} | {each} s | {np.median(seconds):.2f} s |"
 
 
 if __name__ == "__main__":
