@@ -23,7 +23,7 @@ setuptools.setup(
     version="0.1.0",
     description="Few-shot latency prediction for hardware-aware neural architecture search",
     packages=setuptools.find_packages(include=["latpred", "latpred.*"]),
-    package_data={"latpred.data": ["SHA256SUMS"], "latpred.networks": ["slot_costs.json"]},
+    package_data={"latpred.data": ["SHA256SUMS"], "latpred.spaces": ["slot_costs.json"]},
     python_requires=">=3.10",
     install_requires=INSTALL_REQUIRES,
     extras_require={"test": ["pytest==9.0.3"]},

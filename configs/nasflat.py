@@ -65,6 +65,9 @@ def get_config(arg: str = "") -> ml_collections.ConfigDict:
   c.model.width = 128
   c.model.node_features = True  # per-node FLOPs/params beside the op embedding (beyond reference)
   c.model.linear_cost = True  # additive readout: + device-weighted node FLOPs/params
+  # Each node's kernel launches and activation elements beside its FLOPs/params, in the node
+  # features and the linear cost (design study on the tuning splits: docs/tuning.md, session 11).
+  c.model.node_physics = False
   c.model.additive_readout = True  # sum of per-node costs beside the pooled head
   # Supplementary per-architecture encoding: 'none' or kinds joined by '+' (zcp: fbnet only,
   # flops_params, opcount, onehot); 'auto' uses the per-space field below.
@@ -105,7 +108,7 @@ def get_config(arg: str = "") -> ml_collections.ConfigDict:
   c.transfer.stack = True
   c.transfer.stack_folds = 5
   # Physics columns of the stack (and of the stack_only baseline): '' or names of
-  # latpred.networks.physics.FEATURES ('kernels': kernel launches, 'activations': activation
+  # latpred.spaces.physics.FEATURES ('kernels': kernel launches, 'activations': activation
   # elements) joined by '+' (beyond reference; chosen on the tuning splits, docs/tuning.md,
   # session 10: mean Spearman +0.043 / +0.018 / +0.019 at m = 5 / 10 / 20, FT3 0.787 -> 0.861).
   c.transfer.stack_physics = "kernels+activations"

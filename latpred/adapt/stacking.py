@@ -15,7 +15,7 @@ it carries what the GNN's few-shot fine-tune cannot learn from m samples (docs/t
 ms, 'relative' the squared relative error (rows weighted 1 / latency), which spends the weights on
 the fast architectures as much as on the slow ones (the share within +-10 % counts both alike).
 The optional physics columns (`physics`: config.transfer.stack_physics) are the networks' kernel
-launches and activation elements (`latpred.networks.physics`), directions that a mix of the
+launches and activation elements (`latpred.spaces.physics`), directions that a mix of the
 training devices lacks when the target is of another kind (a GPU at batch 1 among phone and CPU
 training devices).
 
@@ -31,7 +31,7 @@ from typing import Callable
 import numpy as np
 import scipy.optimize
 
-from latpred.networks import physics as physics_lib
+from latpred.spaces import physics as physics_lib
 
 NON_COMPUTE_TYPES = ("input", "output", "none", "skip_connect", "skip")
 LOSSES = ("absolute", "relative")
@@ -45,7 +45,7 @@ def compute_ops(space) -> np.ndarray:
 
 def physics_features(spec: str) -> tuple:
   """The physics columns a `config.transfer.stack_physics` string names: '' none, else names of
-  `latpred.networks.physics.FEATURES` joined by '+'."""
+  `latpred.spaces.physics.FEATURES` joined by '+'."""
   names = tuple(n for n in spec.split("+") if n) if spec else ()
   bad = [n for n in names if n not in physics_lib.FEATURES] + (
       ["(repeated)"] if len(set(names)) != len(names) else [])
@@ -64,7 +64,7 @@ def config_physics(transfer_config) -> tuple:
 def basis(space, train_latency_HxA, physics=()) -> np.ndarray:
   """The GNN-free columns for every architecture, float64 [A, H + 3 (+ physics)]: the training
   devices' measured latency (ms), MFLOPs, Mparams, compute-op count, then the `physics` columns
-  (names of `latpred.networks.physics.FEATURES`)."""
+  (names of `latpred.spaces.physics.FEATURES`)."""
   cols = [np.asarray(train_latency_HxA, np.float64).T, space.mflops_A, space.mparams_A,
           compute_ops(space)]
   if physics:

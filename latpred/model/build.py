@@ -28,7 +28,8 @@ def build_model(model_config, space: SearchSpace, num_hw: int) -> Predictor:
                    hw_dim=m.hw_dim, hw_placement=m.hw_placement, layer_type=m.layer_type,
                    first_pass_layers=m.first_pass_layers, main_layers=m.main_layers,
                    width=m.width, additive_readout=m.additive_readout, dropout=m.dropout,
-                   node_features=m.node_features, linear_cost=m.linear_cost)
+                   node_features=m.node_features, linear_cost=m.linear_cost,
+                   node_physics=m.get("node_physics", False))  # (absent before session 11)
 
 
 @functools.partial(jax.jit, static_argnums=0)

@@ -9,7 +9,9 @@ ensemble layers; the two-pass op-embedding update; mean readout; an optional sup
 encoding MLP; an optional *additive* readout (beyond the reference: a per-node cost from the
 node's final features and the device row, plus optionally a device-weighted linear term in the
 node's FLOPs and params, summed over the graph, since latency is close to a sum of per-layer
-costs and a mean cannot count layers); the MLP head.
+costs and a mean cannot count layers); with `node_physics`, each node's kernel launches and
+activation elements (`latpred.spaces.physics`) join its FLOPs and params in both the node
+features and the device-weighted linear term; the MLP head.
 """
 
 from typing import Optional
@@ -40,6 +42,7 @@ class Predictor(nn.Module):
   dropout: float = 0.1
   node_features: bool = True  # per-node FLOPs/params features beside the op embedding
   linear_cost: bool = True  # additive readout adds w_hw . (node FLOPs, node params)
+  node_physics: bool = False  # also each node's kernels / activations, in both places above
 
   @nn.compact
   def __call__(self, graphs: jraph.GraphsTuple, hw_id, supp: Optional[jnp.ndarray] = None,
@@ -53,8 +56,11 @@ class Predictor(nn.Module):
     hw_table = self.param("hw_table", nn.initializers.normal(1.0), (self.num_hw, self.hw_dim))
     hw_vec = hw_table[hw_id]
     emb = nn.Embed(self.num_node_types, self.op_dim, name="op_embed")(graphs.nodes["type"])
+    if self.node_physics and not (self.node_features or self.linear_cost):
+      raise ValueError("node_physics extends node_features and linear_cost; enable one of them")
+    feat = graphs.nodes["feat"]
     if self.node_features:
-      emb = jnp.concatenate([emb, graphs.nodes["feat"][:, :2]], -1)
+      emb = jnp.concatenate([emb, feat[:, :2]] + ([feat[:, 4:6]] if self.node_physics else []), -1)
     if self.hw_placement == "opwise":
       emb = jnp.concatenate([emb, jnp.broadcast_to(hw_vec, (num_nodes, self.hw_dim))], -1)
     elif self.hw_placement != "head":
@@ -97,6 +103,8 @@ class Predictor(nn.Module):
       cost = MLP((64, 1), activate_last=False, name="node_cost")(node_in)[:, 0]
       if self.linear_cost:  # device-specific weights on each node's FLOPs and params
         weights = nn.Dense(2, name="hw_linear_cost")(hw_vec)
-        cost = cost + graphs.nodes["feat"][:, 2:4] @ weights
+        cost = cost + feat[:, 2:4] @ weights
+        if self.node_physics:  # and on its kernels and activations
+          cost = cost + feat[:, 6:8] @ nn.Dense(2, name="hw_linear_physics")(hw_vec)
       score = score + jax.ops.segment_sum(cost * weight, node_graph, num_graphs)
     return score

@@ -18,23 +18,20 @@ Both counts are sums over the searchable slots (FBNet's 22 layers, NB201's 6 cel
 per-(slot, op) cost, exact for every architecture of the space, measured or not; the fixed parts
 (stem, header, reductions, NB201's cell sums) are a constant and left out. FBNet is counted at its
 measured resolution (`fbnet.RESOLUTIONS['imagenet']`), NB201 at CIFAR's 32x32. The per-(slot,
-op) table is traced from the flax networks (`trace`) and stored beside this module
-(`slot_costs.json`, read by `slot_costs`), which saves every process 1-3 s of tracing; the tests
-check that the two agree exactly.
+op) table is traced from the flax networks here (`trace`) and stored with the spaces
+(`latpred/spaces/slot_costs.json`, read by `latpred.spaces.physics`, which the stack and the
+graphs' node features use), which saves every process 1-3 s of tracing; the tests check that the
+two agree exactly.
 """
 
-import functools
 import json
-import pathlib
 
 import numpy as np
 
 from latpred.networks import fbnet, layers, nb201
 from latpred.spaces import fbnet as fbnet_space
 from latpred.spaces import nb201 as nb201_space
-
-FEATURES = ("kernels", "activations")
-
+from latpred.spaces import physics as space_physics
 
 def _counts(costs) -> np.ndarray:
   """(kernels, activation Melements) of cost records."""
@@ -43,7 +40,7 @@ def _counts(costs) -> np.ndarray:
 
 def _fbnet_slots() -> np.ndarray:
   size = fbnet.RESOLUTIONS["imagenet"].input_size
-  out = np.zeros((len(fbnet.layer_plan()), len(fbnet_space.OPS), len(FEATURES)))
+  out = np.zeros((len(fbnet.layer_plan()), len(fbnet_space.OPS), len(space_physics.FEATURES)))
   for j, op in enumerate(fbnet_space.OPS):
     _, costs = layers.count(fbnet.Network((op,) * len(out), "imagenet"), (1, size, size, 3))
     for i in range(len(out)):
@@ -55,7 +52,7 @@ def _nb201_slots() -> np.ndarray:
   """Every edge of a cell sees its cell's input shape, so an edge's cost is one sixth of a
   uniform cell's (its sums excluded), summed over the network's cells."""
   edges = len(nb201_space.EDGES)
-  out = np.zeros((edges, len(nb201_space.OPS), len(FEATURES)))
+  out = np.zeros((edges, len(nb201_space.OPS), len(space_physics.FEATURES)))
   for j, op in enumerate(nb201_space.OPS):
     _, costs = layers.count(nb201.network((op,) * edges), (1, 32, 32, 3))
     out[:, j] = _counts([c for c in costs
@@ -63,12 +60,10 @@ def _nb201_slots() -> np.ndarray:
   return out
 
 
-TABLE = pathlib.Path(__file__).with_name("slot_costs.json")  # `trace`'s output, stored
-
-
 def trace(space: str) -> np.ndarray:
   """float64 [slots, ops, 2]: each (slot, op)'s kernels and activation Melements, op ids as in
-  `space.op_ids`, traced from the flax networks (1-3 s; `slot_costs` reads it stored)."""
+  `space.op_ids`, traced from the flax networks (1-3 s; `latpred.spaces.physics.slot_costs`
+  reads it stored)."""
   if space == "fbnet":
     return _fbnet_slots()
   if space == "nb201":
@@ -76,28 +71,7 @@ def trace(space: str) -> np.ndarray:
   raise ValueError(f"unknown space {space!r}; valid: nb201, fbnet")
 
 
-@functools.lru_cache(maxsize=None)
-def slot_costs(space: str) -> np.ndarray:
-  """`trace(space)` as stored in TABLE (the tests check that the two agree exactly; after a
-  change to the networks, rewrite it with `python -m latpred.networks.physics`)."""
-  stored = json.loads(TABLE.read_text())
-  if space not in stored:
-    raise ValueError(f"unknown space {space!r}; valid: {', '.join(stored)}")
-  return np.asarray(stored[space], np.float64)
-
-
-def features(space: str, op_ids_BxS) -> np.ndarray:
-  """float64 [B, 2]: kernels and activation Melements of each architecture (op ids [B, S])."""
-  table = slot_costs(space)
-  ops = np.asarray(op_ids_BxS, np.int64)
-  if ops.ndim != 2 or ops.shape[1] != table.shape[0]:
-    raise ValueError(f"{space} op ids must be [B, {table.shape[0]}], got {ops.shape}")
-  if ops.size and (ops.min() < 0 or ops.max() >= table.shape[1]):
-    raise ValueError(f"{space} op ids must lie in [0, {table.shape[1]}), got "
-                     f"[{ops.min()}, {ops.max()}]")
-  return table[np.arange(table.shape[0])[None], ops].sum(1)
-
-
 if __name__ == "__main__":
-  TABLE.write_text(json.dumps({name: trace(name).tolist() for name in ("nb201", "fbnet")}) + "\n")
-  print(f"wrote {TABLE}")
+  table = space_physics.TABLE
+  table.write_text(json.dumps({name: trace(name).tolist() for name in ("nb201", "fbnet")}) + "\n")
+  print(f"wrote {table}")

@@ -104,11 +104,19 @@ def validate(config) -> None:
                      f"{t.num_samples}], got {t.stack_folds}")
 
 
+# Fields added after checkpoints and records existed, whose value here is the behaviour from
+# before: at that value they are left out of signatures, so earlier results stay valid.
+UNSIGNED_WHEN = {("model", "node_physics"): False}
+
+
 def _sections(config, names) -> dict:
   d = config.to_dict()
-  out = {name: d[name] for name in names}
+  out = {name: dict(d[name]) for name in names}
   if "data" in out:
     out["data"] = {k: v for k, v in out["data"].items() if k != "data_dir"}
+  for (section, field), old in UNSIGNED_WHEN.items():
+    if section in out and out[section].get(field, old) == old:
+      out[section].pop(field, None)
   return out
 
 

@@ -7,7 +7,7 @@ from typing import Sequence, Union
 import numpy as np
 
 from latpred.data import sources, tables
-from latpred.spaces import fbnet, nb201
+from latpred.spaces import fbnet, nb201, physics
 from latpred.spaces import graphs as graphs_lib
 
 GRAPH_VARIANTS = {"nb201": ("full", "pruned"), "fbnet": fbnet.VARIANTS}
@@ -111,6 +111,15 @@ def node_cost_features(costs_AxNx2: np.ndarray) -> np.ndarray:
   return np.concatenate([logs, linear], axis=-1).astype(np.float32)
 
 
+def node_features(costs_AxNx2: np.ndarray, physics_AxNx2: np.ndarray) -> np.ndarray:
+  """The graphs' node features, float32 [A, N, 8]: `node_cost_features` of the per-node
+  (MFLOPs, Mparams) in columns 0-3, then of the per-node (kernels, activation Melements) of
+  `latpred.spaces.physics` in columns 4-7 (the same scalings; read by the predictor with
+  `model.node_physics`)."""
+  return np.concatenate([node_cost_features(costs_AxNx2), node_cost_features(physics_AxNx2)],
+                        axis=-1)
+
+
 def _check_variant(space: str, variant: str) -> str:
   if variant not in GRAPH_VARIANTS[space]:
     raise ValueError(f"unknown {space} graph variant {variant!r}; valid: "
@@ -124,9 +133,11 @@ def _build(space: str, variant: str, root) -> SearchSpace:
     names = tables.load_nb201_archs(root)
     cells = [nb201.parse(a) for a in names]
     node_costs = np.stack([nb201.node_costs(ops) for ops in cells])
+    edges = physics.per_slot("nb201", np.stack([nb201.op_ids(ops) for ops in cells]))
+    node_physics = np.pad(edges, ((0, 0), (1, 1), (0, 0)))  # node k + 1 holds edge k
     graph_set = graphs_lib.build_graph_set(
         [nb201.graph(ops, pruned=variant == "pruned") for ops in cells],
-        node_cost_features(node_costs))
+        node_features(node_costs, node_physics))
     costs = np.array([nb201.flops_params(ops) for ops in cells])
     node_types = nb201.NODE_TYPES
     disconnected = np.array([nb201.disconnected(c) for c in cells])
@@ -137,10 +148,12 @@ def _build(space: str, variant: str, root) -> SearchSpace:
     costs = np.stack([zcp[:, tables.ZCP_NAMES.index("flops")] / 1e6,
                       zcp[:, tables.ZCP_NAMES.index("params")] / 1e6], axis=1)
     per_layer = fbnet.layer_costs(ops, costs)[np.arange(fbnet.NUM_LAYERS), ops]  # [A, L, 2]
+    layer_physics = physics.per_slot("fbnet", ops)  # [A, L, 2]
     if variant == "chain":  # input and output nodes cost 0
-      per_layer = np.pad(per_layer, ((0, 0), (1, 1), (0, 0)))
+      per_layer, layer_physics = (np.pad(x, ((0, 0), (1, 1), (0, 0)))
+                                  for x in (per_layer, layer_physics))
     graph_set = graphs_lib.build_graph_set([fbnet.graph(row, variant) for row in ops],
-                                           node_cost_features(per_layer))
+                                           node_features(per_layer, layer_physics))
     node_types = fbnet.NODE_TYPES
     disconnected = np.zeros(len(names), bool)
   mflops, mparams = (np.ascontiguousarray(costs[:, i]) for i in (0, 1))

@@ -9,7 +9,7 @@ import pytest
 from latpred.adapt import ensemble, pure, stacking, transfer
 from latpred.data import load_latency_table
 from latpred.model.predictor import Predictor
-from latpred.networks import physics
+from latpred.spaces import physics
 from latpred.predict import LatencyPredictor
 from latpred.spaces import encodings, graphs, load_space
 from latpred.train import loop

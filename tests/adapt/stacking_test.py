@@ -5,7 +5,7 @@ import pytest
 
 from latpred.adapt import stacking
 from latpred.data import load_latency_table
-from latpred.networks import physics
+from latpred.spaces import physics
 from latpred.spaces import fbnet, load_space, nb201
 
 

@@ -30,3 +30,24 @@ def test_switches_run(tiny_nb201, placement, layer):
   g = graphs.batch(space.graph_set, np.arange(4), 4)
   p = model.init({"params": jax.random.PRNGKey(0)}, g, 1, None)
   assert model.apply(p, g, 1, None).shape == (5,)
+
+
+def test_node_physics_adds_its_features_and_a_device_weighted_term(tiny_nb201):
+  space, table, _, _, _ = tiny_nb201
+  g = graphs.batch(space.graph_set, np.arange(4), 4)
+  kw = dict(num_node_types=len(space.node_types), num_hw=table.num_hw, width=8, op_dim=4,
+            head_dims=(8,), first_pass_layers=0, layer_type="dgf")
+  plain, phys = Predictor(**kw), Predictor(**kw, node_physics=True)
+  p0 = plain.init({"params": jax.random.PRNGKey(0)}, g, 1, None)
+  p1 = phys.init({"params": jax.random.PRNGKey(0)}, g, 1, None)
+  assert "hw_linear_physics" in p1["params"] and "hw_linear_physics" not in p0["params"]
+  assert phys.apply(p1, g, 1, None).shape == (5,)
+  # the features reach the output: changing a node's physics columns changes the score
+  feat = np.array(g.nodes["feat"])
+  feat[:, 4:8] *= 2.0
+  nodes = dict(g.nodes, feat=feat)
+  moved = phys.apply(p1, g._replace(nodes=nodes), 1, None)
+  assert not np.allclose(moved[:4], phys.apply(p1, g, 1, None)[:4])
+  with pytest.raises(ValueError, match="node_physics"):
+    bad = Predictor(**kw, node_physics=True, node_features=False, linear_cost=False)
+    bad.init({"params": jax.random.PRNGKey(0)}, g, 1, None)

@@ -3,7 +3,9 @@
 import numpy as np
 import pytest
 
-from latpred.networks import fbnet, layers, nb201, physics
+from latpred.networks import fbnet, layers, nb201
+from latpred.networks import physics as traced
+from latpred.spaces import physics
 from latpred.spaces import fbnet as fbnet_space
 from latpred.spaces import nb201 as nb201_space
 
@@ -58,11 +60,29 @@ def test_bad_input_is_refused():
   with pytest.raises(ValueError, match="unknown space"):
     physics.slot_costs("darts")
   with pytest.raises(ValueError, match="unknown space"):
-    physics.trace("darts")
+    traced.trace("darts")
 
 
 @pytest.mark.parametrize("space", ["nb201", "fbnet"])
 def test_the_stored_table_is_the_traced_one(space):
-  """slot_costs reads physics.TABLE; after a change to the networks this fails until the table
-  is rewritten (python -m latpred.networks.physics)."""
-  np.testing.assert_array_equal(physics.slot_costs(space), physics.trace(space))
+  """slot_costs reads latpred/spaces/slot_costs.json; after a change to the networks this fails
+  until the table is rewritten (python -m latpred.networks.physics)."""
+  np.testing.assert_array_equal(physics.slot_costs(space), traced.trace(space))
+
+
+@pytest.mark.parametrize("space_name", ["nb201", "fbnet"])
+def test_node_physics_features_sum_to_the_architectures_counts(space_name, data_dir):
+  """Columns 6-7 of the graphs' node features are each node's kernels and activations, scaled
+  by one constant per column: summed over a graph they are proportional to `features`."""
+  from latpred.spaces import load_space
+  space = load_space(space_name, data_dir)
+  feats = space.graph_set.node_feats_AxNxF
+  assert feats.shape[2] == 8
+  rows = np.arange(0, space.num_archs, 97)
+  summed = feats[rows][:, :, 6:8].sum(1).astype(np.float64)
+  want = physics.features(space_name, space.op_ids_AxS[rows])
+  for k in range(2):
+    live = want[:, k] > 0
+    ratio = summed[live, k] / want[live, k]
+    np.testing.assert_allclose(ratio, ratio[0], rtol=1e-5)
+    np.testing.assert_array_equal(summed[~live, k], 0.0)

@@ -94,3 +94,13 @@ def test_records_refuse_another_signature_unless_overwritten(tmp_path):
   assert not fresh.rows and not path.exists() and not (tmp_path / "results.json").exists()
   fresh.add({"trial": 0, "device": "fpga", "spearman": 0.1})
   assert json.loads(path.read_text())["signature"] == {"transfer": {"num_samples": 5}}
+
+
+def test_a_new_field_at_its_old_behaviour_does_not_sign():
+  """model.node_physics = False is how checkpoints were made before the field existed: left out
+  of the signature then, so they stay valid; True signs."""
+  a, b = nasflat.get_config(), nasflat.get_config()
+  sig = lambda c: config_lib.pretrain_signature(c, "FD", "fbnet", ["pixel3"])
+  assert a.model.node_physics is False and "node_physics" not in sig(a)["model"]
+  b.model.node_physics = True
+  assert config_lib.signature_diff(sig(a), sig(b)) == ["model.node_physics"]

@@ -58,7 +58,7 @@ def test_layer_costs_are_exact_and_feed_node_features(data_dir):
   fixed = totals - per_arch
   np.testing.assert_allclose(fixed, np.broadcast_to(fixed[0], fixed.shape), rtol=1e-9)
   feats = space.graph_set.node_feats_AxNxF
-  assert feats.shape == (5000, 24, 4) and np.all(feats[:, [0, -1]] == 0)
+  assert feats.shape == (5000, 24, 8) and np.all(feats[:, [0, -1]] == 0)  # 4-7: physics
   assert np.abs(feats[..., :2]).max() == pytest.approx(1.0)
   # The linear columns sum to the architecture's FLOPs / params up to scale and shift.
   for col, total in ((2, space.mflops_A), (3, space.mparams_A)):
