@@ -66,7 +66,8 @@ def get_config(arg: str = "") -> ml_collections.ConfigDict:
   c.model.node_features = True  # per-node FLOPs/params beside the op embedding (beyond reference)
   c.model.linear_cost = True  # additive readout: + device-weighted node FLOPs/params
   # Each node's kernel launches and activation elements beside its FLOPs/params, in the node
-  # features and the linear cost (design study on the tuning splits: docs/tuning.md, session 11).
+  # features and the linear cost. Off: on the tuning splits it lifts the GNN alone (FT3 +0.058 at
+  # m = 20) but not the full predictor (docs/tuning.md, session 11).
   c.model.node_physics = False
   c.model.additive_readout = True  # sum of per-node costs beside the pooled head
   # Supplementary per-architecture encoding: 'none' or kinds joined by '+' (zcp: fbnet only,
