@@ -1,7 +1,6 @@
 """Adapting a pretrained predictor to one target device from m measured architectures (§5)."""
 
 import dataclasses
-import math
 from typing import Optional
 
 import jax
@@ -99,7 +98,7 @@ def adapt_runs(model, runs, graph_set, supp_AxD, target_hw: Optional[int], train
              weight_decay=fine_tune.weight_decay, final_lr=fine_tune.final_lr,
              freeze=fine_tune.freeze)
   if fine_tune.epochs and not (fine_tune.vmapped or placement.vmapped):
-    steps = max(math.ceil(len(s[4]) / min(fine_tune.batch_size, len(s[4]))) for s in starts)
+    steps = max(loop.epoch_steps(len(s[4]), fine_tune.batch_size) for s in starts)
     trained = [loop.fit(model, params, graph_set, supp_AxD, [row], lat, samples, seed=run[3],
                         steps_per_epoch=steps, **opt)[0]
                for (params, _, row, lat, samples), run in zip(starts, runs)]

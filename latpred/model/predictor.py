@@ -56,8 +56,10 @@ class Predictor(nn.Module):
     hw_table = self.param("hw_table", nn.initializers.normal(1.0), (self.num_hw, self.hw_dim))
     hw_vec = hw_table[hw_id]
     emb = nn.Embed(self.num_node_types, self.op_dim, name="op_embed")(graphs.nodes["type"])
-    if self.node_physics and not (self.node_features or self.linear_cost):
-      raise ValueError("node_physics extends node_features and linear_cost; enable one of them")
+    if self.node_physics and not (self.node_features or
+                                  (self.additive_readout and self.linear_cost)):
+      raise ValueError("node_physics extends node_features and the additive readout's "
+                       "linear_cost; enable one of them")
     feat = graphs.nodes["feat"]
     if self.node_features:
       emb = jnp.concatenate([emb, feat[:, :2]] + ([feat[:, 4:6]] if self.node_physics else []), -1)

@@ -76,12 +76,18 @@ def _graph_arrays(graph_set, runs: mesh_lib.Runs) -> dict:
   return runs.replicate(graphs_lib.device_arrays(graph_set))
 
 
+def epoch_steps(n: int, batch_size: int) -> int:
+  """Steps of an epoch over n architectures in batches of at most `batch_size` (`fit`'s batch
+  is min(batch_size, n))."""
+  return math.ceil(n / min(batch_size, n))
+
+
 def epoch_orders(rng, arch_idx, batch_size: int) -> np.ndarray:
   """One epoch's visiting order as [T, batch_size] indices: a fresh permutation of `arch_idx`
   cut into consecutive batches, the last padded with its own first index (`epoch_valid` masks
   the padding)."""
   order = rng.permutation(np.asarray(arch_idx))
-  steps_ = math.ceil(len(order) / batch_size)
+  steps_ = epoch_steps(len(order), batch_size)
   out = np.empty(steps_ * batch_size, np.int32)
   out[:len(order)] = order
   out[len(order):] = order[(steps_ - 1) * batch_size]
@@ -91,7 +97,7 @@ def epoch_orders(rng, arch_idx, batch_size: int) -> np.ndarray:
 def epoch_valid(n: int, batch_size: int, steps_per_epoch: Optional[int] = None) -> np.ndarray:
   """Which entries of `epoch_orders` are real, bool [T, batch_size]; with `steps_per_epoch`,
   T = that many (padded with steps of no real entry, which `steps.train_epoch` skips)."""
-  steps_ = math.ceil(n / batch_size)
+  steps_ = epoch_steps(n, batch_size)
   total = steps_ if steps_per_epoch is None else steps_per_epoch
   if total < steps_:
     raise ValueError(f"{n} architectures in batches of {batch_size} need {steps_} steps per "
@@ -124,8 +130,7 @@ def fit_runs(model, params_K: list, graph_set, supp_AxD, hw_ids_KxH, latency_KxH
   results agree with K sequential fits up to float rounding. Every run needs the same number of
   architectures (hence the same steps and schedule). `progress(epoch, mean loss per run [K])`
   after each epoch: the host then waits for every epoch; without it the losses stay on the
-  device and are checked after the last epoch, in one transfer (the device never waits for the
-  host). `history`
+  device and are checked after the last epoch (the device never waits for the host). `history`
   (a list) receives run 0's mean loss per epoch. `steps_per_epoch` pads each epoch to that many
   steps (skipped ones: no update), so that fits of different sizes with the same batch share one
   compiled epoch program (the learning-rate horizon is an input, not a constant of it). Returns
@@ -140,7 +145,7 @@ def fit_runs(model, params_K: list, graph_set, supp_AxD, hw_ids_KxH, latency_KxH
   n, k = sizes.pop(), len(params_K)
   batch_size = min(batch_size, n)
   optimizer = steps.Optimizer(lr, weight_decay, final_lr, tuple(freeze))
-  total_steps = np.int32(epochs * math.ceil(n / batch_size))
+  total_steps = np.int32(epochs * epoch_steps(n, batch_size))
   single = k == 1 and not runs.vmapped  # one run: the epoch program without the run axis
   if single:  # a device copy (the step donates its input), no trip through the host
     params = jax.device_put(params_K[0], may_alias=False)

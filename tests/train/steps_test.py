@@ -114,3 +114,4 @@ def test_padded_epochs_change_nothing_and_share_one_program(tiny_nb201, count_co
   np.testing.assert_allclose(padded_history, alone_history, rtol=1e-6)  # skipped steps ignored
   with pytest.raises(ValueError, match="steps_per_epoch"):
     loop.epoch_valid(20, 16, steps_per_epoch=1)
+  assert [loop.epoch_steps(n, 16) for n in (20, 16, 5)] == [2, 1, 1]
