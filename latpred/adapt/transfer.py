@@ -77,8 +77,9 @@ def adapt_runs(model, runs, graph_set, supp_AxD, target_hw: Optional[int], train
   With a mesh (`placement`, from config.parallel) or `fine_tune.vmapped`, runs with the same
   number of samples are fine-tuned together as one vmapped program (`loop.fit_runs`), sharded
   over the mesh's devices; on one device, by default one after the other, which measured faster
-  on the 2-core CPU (docs/vmap.md), every epoch padded to the largest run's step count so that
-  runs with the same batch (a target's full fit and its cross-fitting folds) compile once.
+  on the 2-core CPU (docs/vmap.md), dispatched from `placement.threads` host threads, every
+  epoch padded to the largest run's step count so that runs with the same batch (a target's full
+  fit and its cross-fitting folds) compile once.
   """
   if fine_tune.row_init not in ROW_INITS:
     raise ValueError(f"row_init={fine_tune.row_init!r}; valid: {', '.join(ROW_INITS)}")
@@ -99,9 +100,13 @@ def adapt_runs(model, runs, graph_set, supp_AxD, target_hw: Optional[int], train
              freeze=fine_tune.freeze)
   if fine_tune.epochs and not (fine_tune.vmapped or placement.vmapped):
     steps = max(loop.epoch_steps(len(s[4]), fine_tune.batch_size) for s in starts)
-    trained = [loop.fit(model, params, graph_set, supp_AxD, [row], lat, samples, seed=run[3],
-                        steps_per_epoch=steps, **opt)[0]
-               for (params, _, row, lat, samples), run in zip(starts, runs)]
+
+    def fit(start_run):
+      (params, _, row, lat, samples), run = start_run
+      return loop.fit(model, params, graph_set, supp_AxD, [row], lat, samples, seed=run[3],
+                      steps_per_epoch=steps, **opt)[0]
+
+    trained = placement.map(fit, list(zip(starts, runs)))
   elif fine_tune.epochs:
     for n in sorted({len(s[4]) for s in starts}):
       group = [i for i, s in enumerate(starts) if len(s[4]) == n]

@@ -6,7 +6,12 @@ cross-fitting folds) are stacked on a leading *runs* axis and run as one vmapped
 one-dimensional `Mesh` named 'runs' (`NamedSharding(mesh, P('runs'))`), padded to a multiple of
 the device count by repeating the first run; everything the runs share (the graph arrays, the
 supplementary encoding) is replicated. With one device the runs go one after the other: on the
-2-core CPU that measured 1.12-1.19x faster than one vmapped program (docs/vmap.md).
+2-core CPU that measured 1.12-1.19x faster than one vmapped program (docs/vmap.md). "One after
+the other" is the host's order of calls: `Runs.threads` host threads each dispatch their own
+runs, and the backend executes their programs side by side (a fine-tune's small steps leave a
+core idle: on the 2-core CPU, 2 threads took a FBNet target's 18 fine-tunes from 4.6 to 3.3 s,
+bit-identical results; docs/throughput.md). Pretraining does not use them: orbax's checkpoint
+manager, saving each member, deadlocked when two threads saved at once.
 
 Several processes (`jax.distributed`, `initialize`): the mesh spans every process's devices;
 every process runs the same host code on the same data (so the same programs, in the same
@@ -14,9 +19,10 @@ order), each device computes its shard, and results come back whole to every pro
 (`to_host`). Only process 0 writes shared outputs (`Runs.is_writer`).
 """
 
+import concurrent.futures
 import dataclasses
 import os
-from typing import Optional
+from typing import Callable, Optional, Sequence
 
 import jax
 import numpy as np
@@ -25,6 +31,7 @@ from jax.sharding import Mesh, NamedSharding
 from jax.sharding import PartitionSpec as P
 
 AXIS = "runs"
+DEFAULT_THREADS = 2  # config.parallel.threads where a config (e.g. a checkpoint's) lacks it
 
 
 def resolve(devices: int, local: bool = False) -> list:
@@ -50,10 +57,25 @@ class Runs:
   """How independent runs are executed: one after the other (`mesh` None) or as one vmapped
   program sharded over `mesh`'s 'runs' axis. `local`: on this process's devices only (a process
   that owns its work, e.g. one benchmark task: it writes its own outputs and waits for nobody);
-  otherwise over every process's devices (process 0 writes; the processes meet at barriers)."""
+  otherwise over every process's devices (process 0 writes; the processes meet at barriers).
+  `threads`: without a mesh, how many host threads dispatch the runs (`map`)."""
 
   mesh: Optional[Mesh] = None
   local: bool = True
+  threads: int = 1
+
+  def __post_init__(self):
+    if self.threads < 1:
+      raise ValueError(f"config.parallel.threads must be >= 1, got {self.threads}")
+
+  def map(self, fn: Callable, items: Sequence) -> list:
+    """[fn(item) for item in items], from `threads` host threads (one: in this thread, in
+    order). Each call must be independent of the others; the first exception is raised."""
+    workers = min(self.threads, len(items))
+    if workers <= 1:
+      return [fn(item) for item in items]
+    with concurrent.futures.ThreadPoolExecutor(workers, thread_name_prefix="latpred-run") as ex:
+      return list(ex.map(fn, items))
 
   def is_writer(self) -> bool:
     """Whether this process writes the outputs of work placed so."""
@@ -106,18 +128,20 @@ def _put(tree, sharding):
   return jax.tree_util.tree_map(put, tree)
 
 
-def runs_for(devices: int, local: bool = False) -> Runs:
-  """`Runs` over `resolve(devices)`: sequential on one device, else a mesh over all of them."""
+def runs_for(devices: int, local: bool = False, threads: int = 1) -> Runs:
+  """`Runs` over `resolve(devices)`: sequential on one device (dispatched from `threads` host
+  threads), else a mesh over all of them."""
   chosen = resolve(devices, local)
   return Runs(None if len(chosen) == 1 else Mesh(np.array(chosen), (AXIS,)),
-              local=local or jax.process_count() == 1)
+              local=local or jax.process_count() == 1, threads=threads)
 
 
 def from_config(config, local: bool = False) -> Runs:
-  """`runs_for(config.parallel.devices)`; a config without the section (a checkpoint saved
-  before it existed) uses its default, -1."""
+  """`runs_for(config.parallel.devices, threads=config.parallel.threads)`; a config without
+  them (a checkpoint saved before they existed) uses their defaults, -1 and DEFAULT_THREADS."""
   parallel = config.get("parallel") or {}
-  return runs_for(int(parallel.get("devices", -1)), local)
+  return runs_for(int(parallel.get("devices", -1)), local,
+                  int(parallel.get("threads", DEFAULT_THREADS)))
 
 
 def to_host(x) -> np.ndarray:

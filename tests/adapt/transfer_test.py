@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from latpred.adapt import ensemble, stacking, transfer
-from latpred.train import loop
+from latpred.train import loop, mesh
 
 
 def test_hw_row_copy_picks_most_correlated():
@@ -90,3 +90,22 @@ def test_a_target_and_its_folds_share_one_fine_tune_program(tiny_nb201, compiled
                             tune, seed=0, stack_basis_AxK=basis, stack_folds=5)
   assert names.count("jit(train_epoch)") == 1, names
   assert names.count("jit(predict_step)") <= 1, names  # 0 if an earlier test compiled it
+
+
+def test_fine_tunes_dispatched_from_two_threads_give_identical_results(tiny_nb201):
+  space, table, model, supp, params = tiny_nb201
+  members = [params, jax.tree_util.tree_map(lambda x: 0.5 * x, params)]
+  picks = np.arange(3, 15625, 1100)
+  hw = table.hw_index("fpga")
+  lat = table.latency_ms_HxA
+  tune = transfer.FineTune(epochs=2, batch_size=4, lr=1e-3, weight_decay=0.0, final_lr=1e-6)
+  basis = stacking.basis(space, lat[[0, 1]])
+  out = [ensemble.adapt_ensemble(model, members, space.graph_set, supp, hw, picks, lat[hw, picks],
+                                 [0, 1], lat[[0, 1]], tune, seed=0, stack_basis_AxK=basis,
+                                 stack_folds=3, placement=mesh.Runs(threads=threads))
+         for threads in (1, 2)]
+  for a, b in zip(out[0].members, out[1].members):
+    jax.tree_util.tree_map(np.testing.assert_array_equal, a.params, b.params)
+    assert a.scale_ms == b.scale_ms
+  np.testing.assert_array_equal(out[0].oof_ms, out[1].oof_ms)
+  np.testing.assert_array_equal(out[0].stack.weights, out[1].stack.weights)

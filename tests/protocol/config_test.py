@@ -27,6 +27,11 @@ def test_config_validation_lists_valid_choices():
   config.transfer.stack_folds = 30
   with pytest.raises(ValueError, match="stack_folds"):
     config_lib.validate(config)
+  for field, bad in (("devices", 0), ("threads", 0)):
+    config = nasflat.get_config()
+    config.parallel[field] = bad
+    with pytest.raises(ValueError, match=f"parallel.{field} must be"):
+      config_lib.validate(config)
 
 
 def test_flat_names_are_refused_with_their_new_place():
