@@ -17,6 +17,7 @@ from absl import app, flags, logging
 warnings.filterwarnings("ignore", category=DeprecationWarning)
 
 from latpred.apps import measurements, workflow  # noqa: E402
+from latpred.protocol import launch  # noqa: E402
 
 _PRETRAINED = flags.DEFINE_string("pretrained", None, "Checkpoint folder (pretrain.py or "
                                   "run_task.py's WORKDIR/pretrained).", required=True)
@@ -37,6 +38,7 @@ _DATA_DIR = flags.DEFINE_string("data_dir", None, "Latency data (default: $LATPR
 def main(argv):
   del argv
   logging.set_verbosity(logging.WARNING)
+  launch.enable_compilation_cache()  # a new process reuses the programs compiled before
   try:
     report = workflow.adapt_device(
         _PRETRAINED.value, _MEASUREMENTS.value, _OUT.value, device=_DEVICE.value,

@@ -6,7 +6,10 @@
 1. Adaptation of a new device from 20 measured architectures after `LatencyPredictor.load`: in a
    fresh process (compilations included: what a user waits for), then again with other samples
    (compiled programs reused); medians over `--fresh_processes` new processes (this script run
-   with `--adapt_only`), since the shared CPU's speed drifts between runs.
+   with `--adapt_only`), since the shared CPU's speed drifts between runs. The fresh processes
+   run twice: with nothing cached (LATPRED_COMPILATION_CACHE=off: a first run on a machine),
+   then with latpred's compilation cache in a new folder that the first of them fills (what the
+   launchers do: `latpred.protocol.launch.enable_compilation_cache`).
 2. Prediction of every architecture of the space with the adapted ensemble's pure function
    (`predict_fn`, jitted, all rows in one call), median of `--repeats` after a compiling call.
 3. The arithmetic bound: the compiled function's floating-point operations (XLA's cost analysis)
@@ -15,10 +18,12 @@
 """
 
 import json
+import os
 import pathlib
 import platform
 import subprocess
 import sys
+import tempfile
 import time
 import warnings
 
@@ -31,6 +36,7 @@ warnings.filterwarnings("ignore", category=DeprecationWarning)
 
 from latpred import LatencyPredictor, load_latency_table  # noqa: E402
 from latpred.apps import timing  # noqa: E402
+from latpred.protocol import launch  # noqa: E402
 
 _PRETRAINED = flags.DEFINE_string("pretrained", None, "Pretrained checkpoint folder.",
                                   required=True)
@@ -74,27 +80,32 @@ def load_and_adapt():
   return p, load_s, adapt_s
 
 
-def fresh_processes(count: int) -> list[dict]:
-  """`load_and_adapt`'s times in `count` new processes, one after the other."""
+def fresh_processes(count: int, cache_dir: str = "") -> list[dict]:
+  """`load_and_adapt`'s times in `count` new processes, one after the other, with latpred's
+  compilation cache in `cache_dir` ('': off)."""
   args = [sys.executable, __file__, f"--pretrained={_PRETRAINED.value}",
           f"--device={_DEVICE.value}", f"--samples={_SAMPLES.value}", "--adapt_only"]
+  env = {**os.environ, launch.CACHE_ENV: cache_dir or "off"}
   out = []
   for k in range(count):
-    run = subprocess.run(args, capture_output=True, text=True, check=True)
+    run = subprocess.run(args, capture_output=True, text=True, check=True, env=env)
     out.append(json.loads(run.stdout.strip().splitlines()[-1]))
-    print(f"fresh process {k + 1}/{count}: {out[-1]}", flush=True)
+    print(f"fresh process {k + 1}/{count} (cache {cache_dir or 'off'}): {out[-1]}", flush=True)
   return out
 
 
 def main(argv):
   del argv
   if _ADAPT_ONLY.value:
+    launch.enable_compilation_cache()
     _, load_s, adapt_s = load_and_adapt()
     print(json.dumps({"load_s": load_s, "adapt_s": adapt_s}))
     return
   if not _OUT.value:
     raise app.UsageError("--out is required")
   fresh = fresh_processes(_FRESH.value)
+  with tempfile.TemporaryDirectory() as cache:
+    cached = fresh_processes(_FRESH.value + 1, cache)[1:]  # the first one fills the cache
   p, load_s, adapt_s = load_and_adapt()
   hw = _DEVICE.value
   fn, variables = p.predict_fn(hw)
@@ -122,6 +133,8 @@ def main(argv):
       _row(f"load the checkpoint ({members} members)", [r["load_s"] for r in fresh] + [load_s]),
       _row(f"adapt from {_SAMPLES.value} samples, fresh process (compilations included)",
            [r["adapt_s"][0] for r in fresh] + [adapt_s[0]]),
+      _row(f"adapt from {_SAMPLES.value} samples, fresh process, programs in latpred's "
+           "compilation cache", [r["adapt_s"][0] for r in cached]),
       _row("adapt again (other samples, programs compiled)",
            [r["adapt_s"][1] for r in fresh] + [adapt_s[1]]),
       f"| compile the predict function for all {p.space.num_archs} architectures | | "

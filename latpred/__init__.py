@@ -3,6 +3,7 @@
 The public surface, imported on first use (so that `import latpred.data` loads no JAX):
 
   from latpred import LatencyPredictor, load_space, load_latency_table, get_task
+  from latpred import enable_compilation_cache   # compiled programs kept on disk (call first)
 
 The package reads as the pipeline, each folder a role, imports only downward:
 data (no JAX), metrics -> spaces -> model -> train -> adapt -> predict -> baselines -> protocol
@@ -18,6 +19,7 @@ _EXPORTS = {
     "load_space": "latpred.spaces",
     "load_latency_table": "latpred.data",
     "get_task": "latpred.protocol.tasks",
+    "enable_compilation_cache": "latpred.protocol.launch",
 }
 __all__ = sorted(_EXPORTS)
 

@@ -1,7 +1,9 @@
 """Shared fixtures: the real measured data (LATPRED_DATA_DIR, default ../shared/data).
 
 Tests run with jax_numpy_rank_promotion='raise' (silent broadcasting between arrays of different
-rank is an error), and with the repository root importable (`from configs import nasflat`).
+rank is an error), with the repository root importable (`from configs import nasflat`), and
+without latpred's compilation cache (LATPRED_COMPILATION_CACHE=off, inherited by the launchers
+that tests run in subprocesses: nothing written to the user's cache, every compilation counted).
 """
 
 import os
@@ -15,6 +17,7 @@ import pytest
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 jax.config.update("jax_numpy_rank_promotion", "raise")
+os.environ["LATPRED_COMPILATION_CACHE"] = "off"
 
 _DEFAULT = ROOT.parent / "shared" / "data"
 
