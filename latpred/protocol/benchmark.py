@@ -25,7 +25,7 @@ import numpy as np
 
 from latpred import metrics
 from latpred.data import load_latency_table
-from latpred.protocol import baseline_runner, plots, runner, tasks
+from latpred.protocol import baseline_runner, launch, plots, runner, tasks
 from latpred.spaces import load_space
 from latpred.train import mesh
 
@@ -136,8 +136,13 @@ class TaskFailed(RuntimeError):
   """A benchmark task failed in a worker process."""
 
 
-def _task_worker(config, workdir, methods, name, sample_counts, overwrite, task_trials) -> str:
-  """One task's cells in a worker process; returns an error message ('' when it succeeded)."""
+def _task_worker(config, workdir, methods, name, sample_counts, overwrite, task_trials,
+                 cache_dir=None) -> str:
+  """One task's cells in a worker process (the launcher's malloc cap, and its compilation cache
+  `cache_dir` if any); returns an error message ('' when it succeeded)."""
+  launch.limit_malloc_arenas()
+  if cache_dir:
+    launch.enable_compilation_cache(cache_dir)
   try:
     run(config, workdir, methods, [name], sample_counts,
         progress=lambda line: print(line, flush=True), overwrite=overwrite,
@@ -177,8 +182,9 @@ def compute_in_workers(config, workdir, methods, task_names, sample_counts, over
   the others have finished (their cells are kept)."""
   ctx = multiprocessing.get_context("spawn")  # JAX is not fork-safe
   with concurrent.futures.ProcessPoolExecutor(workers, mp_context=ctx) as pool:
+    cache = launch.active_cache_dir()  # the workers use this process's compilation cache
     jobs = {name: pool.submit(_task_worker, config, str(workdir), list(methods), name,
-                              list(sample_counts), overwrite, dict(task_trials))
+                              list(sample_counts), overwrite, dict(task_trials), cache)
             for name in task_names}
     names = {job: name for name, job in jobs.items()}
     failed = {}

@@ -89,6 +89,11 @@ def enable_compilation_cache(directory: Optional[str] = None) -> Optional[str]:
   return directory
 
 
+def active_cache_dir() -> Optional[str]:
+  """The compilation cache folder this process uses (None: none), e.g. to hand to workers."""
+  return jax.config.jax_compilation_cache_dir
+
+
 def initialize(holders: dict) -> None:
   """`limit_malloc_arenas`, `enable_compilation_cache`, then `mesh.initialize` from the flags'
   values (nothing for a single process)."""

@@ -2,7 +2,7 @@
 
 import pytest
 
-from latpred.protocol import benchmark
+from latpred.protocol import benchmark, launch
 
 
 def test_benchmark_table_has_every_method_and_its_wall_time(smoke_config, tmp_path):
@@ -60,3 +60,16 @@ def test_a_failed_worker_task_is_named_and_the_others_are_kept(smoke_config, tmp
                   workers=2)
   assert "F1" not in str(e.value)
   assert (tmp_path / "flops" / "F1" / "m5" / "results.json").exists()
+
+
+def test_a_worker_starts_as_the_launcher_did(smoke_config, tmp_path, monkeypatch):
+  """A worker process caps malloc's arenas and uses the compilation cache it is handed (the
+  launcher's: `launch.active_cache_dir()`), or none."""
+  calls = []
+  monkeypatch.setattr(launch, "limit_malloc_arenas", lambda: calls.append("arenas"))
+  monkeypatch.setattr(launch, "enable_compilation_cache", calls.append)
+  for cache in ("/some/cache", None):
+    error = benchmark._task_worker(smoke_config(), str(tmp_path), ["flops"], "FD", [5], False,
+                                   {}, cache)
+    assert error == ""
+  assert calls == ["arenas", "/some/cache", "arenas"]
