@@ -94,8 +94,8 @@ def validate(config) -> None:
   devices = config.get("parallel", {}).get("devices", -1)
   if not (devices == -1 or devices >= 1):
     raise ValueError(f"config.parallel.devices must be -1 (all) or >= 1, got {devices}")
-  threads = config.get("parallel", {}).get("threads", 1)
-  if threads < 1:
+  threads = config.get("parallel", {}).get("threads")
+  if threads is not None and threads < 1:
     raise ValueError(f"config.parallel.threads must be >= 1, got {threads}")
   t = config.transfer
   stacking.config_physics(t)

@@ -78,9 +78,9 @@ def enable_compilation_cache(directory: Optional[str] = None) -> Optional[str]:
   computation of the process. Every program is kept, however short its compilation (the fine-
   tune's is 3.6 s on FBNet, the predict program's 0.7 s); a FBNet adaptation's programs take
   0.5 MB (the folder can be deleted at any time; JAX's size cap needs the `filelock` package,
-  not a dependency of latpred). Measured on the 2-core CPU (session 12,
-  docs/throughput.md): a FBNet target's adaptation from 20 samples in a new process took
-  8.6-9.1 s with nothing cached and 4.6-4.8 s once its programs were."""
+  not a dependency of latpred). Measured on the 2-core CPU (session 12, docs/throughput.md):
+  a FBNet target's adaptation from 20 samples in a new process took 8.6 s with nothing cached
+  and 4.6 s once its programs were (medians of 4 and 3 processes)."""
   directory = directory or compilation_cache_dir()
   if directory is None:
     return None

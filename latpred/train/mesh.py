@@ -9,8 +9,8 @@ supplementary encoding) is replicated. With one device the runs go one after the
 2-core CPU that measured 1.12-1.19x faster than one vmapped program (docs/vmap.md). "One after
 the other" is the host's order of calls: `Runs.threads` host threads each dispatch their own
 runs, and the backend executes their programs side by side (a fine-tune's small steps leave a
-core idle: on the 2-core CPU, 2 threads took a FBNet target's 18 fine-tunes from 4.6 to 3.3 s,
-bit-identical results; docs/throughput.md). Pretraining does not use them: orbax's checkpoint
+core idle: on the 2-core CPU, 2 threads took a FBNet target's adaptation, 18 fine-tunes, from
+4.6 to 3.3 s with bit-identical results; docs/throughput.md). Pretraining does not use them: orbax's checkpoint
 manager, saving each member, deadlocked when two threads saved at once.
 
 Several processes (`jax.distributed`, `initialize`): the mesh spans every process's devices;
