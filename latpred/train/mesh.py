@@ -10,8 +10,10 @@ supplementary encoding) is replicated. With one device the runs go one after the
 the other" is the host's order of calls: `Runs.threads` host threads each dispatch their own
 runs, and the backend executes their programs side by side (a fine-tune's small steps leave a
 core idle: on the 2-core CPU, 2 threads took a FBNet target's adaptation, 18 fine-tunes, from
-4.6 to 3.3 s with bit-identical results; docs/throughput.md). Pretraining does not use them: orbax's checkpoint
-manager, saving each member, deadlocked when two threads saved at once.
+4.6 to 3.3 s with bit-identical results; docs/throughput.md). Pretraining does not use them:
+its steps, vmapped over the training devices, already keep both cores busy (3 FBNet members on
+2 threads, saves serialised: 74 -> about 70 s, not worth members' times that overlap), and
+orbax's checkpoint managers deadlocked when two threads saved at once.
 
 Several processes (`jax.distributed`, `initialize`): the mesh spans every process's devices;
 every process runs the same host code on the same data (so the same programs, in the same
