@@ -38,7 +38,7 @@ _DATA_DIR = flags.DEFINE_string("data_dir", None, "Latency data (default: $LATPR
 def main(argv):
   del argv
   logging.set_verbosity(logging.WARNING)
-  launch.enable_compilation_cache()  # a new process reuses the programs compiled before
+  launch.start_process()  # malloc cap; a new process reuses the programs compiled before
   try:
     report = workflow.adapt_device(
         _PRETRAINED.value, _MEASUREMENTS.value, _OUT.value, device=_DEVICE.value,

@@ -18,6 +18,7 @@ from ml_collections import config_flags
 warnings.filterwarnings("ignore", category=DeprecationWarning)
 
 from latpred.protocol import config as config_lib  # noqa: E402
+from latpred.protocol import launch  # noqa: E402
 from latpred.protocol import runner  # noqa: E402
 from latpred.protocol.records import StaleResultsError  # noqa: E402
 
@@ -31,6 +32,7 @@ _OVERWRITE = flags.DEFINE_bool("overwrite", False, "Retrain members that another
 def main(argv):
   del argv
   logging.set_verbosity(logging.WARNING)
+  launch.start_process()  # malloc cap, compilation cache
   try:
     members = runner.pretrain(_CONFIG.value, _WORKDIR.value, _OVERWRITE.value)
   except StaleResultsError as e:

@@ -140,9 +140,7 @@ def _task_worker(config, workdir, methods, name, sample_counts, overwrite, task_
                  cache_dir=None) -> str:
   """One task's cells in a worker process (the launcher's malloc cap, and its compilation cache
   `cache_dir` if any); returns an error message ('' when it succeeded)."""
-  launch.limit_malloc_arenas()
-  if cache_dir:
-    launch.enable_compilation_cache(cache_dir)
+  launch.start_process(cache_dir or "off")
   try:
     run(config, workdir, methods, [name], sample_counts,
         progress=lambda line: print(line, flush=True), overwrite=overwrite,

@@ -73,7 +73,7 @@ def compilation_cache_dir(environ=None) -> Optional[str]:
 
 def enable_compilation_cache(directory: Optional[str] = None) -> Optional[str]:
   """Keeps every compiled program in JAX's persistent cache at `directory` (default
-  `compilation_cache_dir()`), so that a new process loads a program compiled before instead of
+  `compilation_cache_dir()`; '' or 'off': none), so that a new process loads a program compiled before instead of
   compiling it again; returns the folder (None: left off). Call it before the first JAX
   computation of the process. Every program is kept, however short its compilation (the fine-
   tune's is 3.6 s on FBNet, the predict program's 0.7 s); a FBNet adaptation's programs take
@@ -81,7 +81,10 @@ def enable_compilation_cache(directory: Optional[str] = None) -> Optional[str]:
   not a dependency of latpred). Measured on the 2-core CPU (session 12, docs/throughput.md):
   a FBNet target's adaptation from 20 samples in a new process took 8.6 s with nothing cached
   and 4.6 s once its programs were (medians of 4 and 3 processes)."""
-  directory = directory or compilation_cache_dir()
+  if directory is None:
+    directory = compilation_cache_dir()
+  elif directory.strip().lower() in CACHE_OFF:
+    directory = None
   if directory is None:
     return None
   jax.config.update("jax_compilation_cache_dir", directory)
@@ -94,10 +97,16 @@ def active_cache_dir() -> Optional[str]:
   return jax.config.jax_compilation_cache_dir
 
 
-def initialize(holders: dict) -> None:
-  """`limit_malloc_arenas`, `enable_compilation_cache`, then `mesh.initialize` from the flags'
-  values (nothing for a single process)."""
+def start_process(cache_dir: Optional[str] = None) -> Optional[str]:
+  """What every launcher process does first: `limit_malloc_arenas`, then
+  `enable_compilation_cache(cache_dir)`; returns the cache folder (None: off)."""
   limit_malloc_arenas()
-  enable_compilation_cache()
+  return enable_compilation_cache(cache_dir)
+
+
+def initialize(holders: dict) -> None:
+  """`start_process`, then `mesh.initialize` from the flags' values (nothing for a single
+  process)."""
+  start_process()
   mesh.initialize(holders["coordinator_address"].value, holders["num_processes"].value,
                   holders["process_id"].value)

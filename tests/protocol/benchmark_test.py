@@ -72,4 +72,4 @@ def test_a_worker_starts_as_the_launcher_did(smoke_config, tmp_path, monkeypatch
     error = benchmark._task_worker(smoke_config(), str(tmp_path), ["flops"], "FD", [5], False,
                                    {}, cache)
     assert error == ""
-  assert calls == ["arenas", "/some/cache", "arenas"]
+  assert calls == ["arenas", "/some/cache", "arenas", "off"]

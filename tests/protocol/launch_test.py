@@ -26,6 +26,7 @@ def test_the_compilation_cache_folder_follows_the_environment():
   for off in ("", "off", "OFF"):
     assert where({"LATPRED_COMPILATION_CACHE": off}) is None
   assert where({"JAX_COMPILATION_CACHE_DIR": "/j"}) is None  # JAX uses the user's own folder
+  assert launch.enable_compilation_cache("off") is None  # nothing set: it stays off
 
 
 def test_a_new_process_loads_the_programs_an_earlier_one_compiled(tmp_path):
