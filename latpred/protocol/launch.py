@@ -73,11 +73,11 @@ def compilation_cache_dir(environ=None) -> Optional[str]:
 
 def enable_compilation_cache(directory: Optional[str] = None) -> Optional[str]:
   """Keeps every compiled program in JAX's persistent cache at `directory` (default
-  `compilation_cache_dir()`; '' or 'off': none), so that a new process loads a program compiled before instead of
-  compiling it again; returns the folder (None: left off). Call it before the first JAX
-  computation of the process. Every program is kept, however short its compilation (the fine-
-  tune's is 3.6 s on FBNet, the predict program's 0.7 s); a FBNet adaptation's programs take
-  0.5 MB (the folder can be deleted at any time; JAX's size cap needs the `filelock` package,
+  `compilation_cache_dir()`; '' or 'off': none), so that a new process loads a program compiled
+  before instead of compiling it again; returns the folder (None: left off). Call it before the
+  first JAX computation of the process. Every program is kept, however short its compilation
+  (the fine-tune's is 3.6 s on FBNet, the predict program's 0.7 s); a FBNet adaptation's programs
+  take 0.5 MB (the folder can be deleted at any time; JAX's size cap needs the `filelock` package,
   not a dependency of latpred). Measured on the 2-core CPU (session 12, docs/throughput.md):
   a FBNet target's adaptation from 20 samples in a new process took 8.6 s with nothing cached
   and 4.6 s once its programs were (medians of 4 and 3 processes)."""
