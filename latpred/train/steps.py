@@ -73,14 +73,6 @@ def init_state_runs(optimizer: Optimizer, params_K):
   return jax.vmap(optimizer.init)(params_K)
 
 
-@functools.lru_cache(maxsize=64)
-def make_optimizer(lr: float, weight_decay: float, final_lr: float, total_steps: int,
-                   freeze: tuple = ()) -> optax.GradientTransformation:
-  """`Optimizer(...).transform(total_steps)` for a fixed horizon (`train_step`). Cached, so
-  equal settings give the same (hashable) optimizer and the jitted step is not recompiled."""
-  return Optimizer(lr, weight_decay, final_lr, tuple(freeze)).transform(total_steps)
-
-
 def per_hw_loss(params, model, graphs, supp_GxD, hw_id, latency_G, rng, mask_G=None):
   """Ranking loss of one device on one batch (pairs only within this device); `mask_G` marks
   the graphs that count (default: all but the padding graph)."""
@@ -109,11 +101,13 @@ def _step(model, optimizer, params, opt_state, graphs, supp_GxD, hw_ids_H, laten
 
 
 @functools.partial(jax.jit, static_argnums=(0, 1), donate_argnums=(2, 3))
-def train_step(model, optimizer, params, opt_state, graphs, supp_GxD, hw_ids_H, latency_HxG,
-               rng):
-  """One AdamW step on a batch with a leading training-device axis; returns (params, state,
-  loss). Jitted once per (model, optimizer, shapes)."""
-  return _step(model, optimizer, params, opt_state, graphs, supp_GxD, hw_ids_H, latency_HxG, rng)
+def train_step(model, optimizer: Optimizer, params, opt_state, graphs, supp_GxD, hw_ids_H,
+               latency_HxG, rng, total_steps):
+  """One AdamW step on a batch with a leading training-device axis, the learning rate on the
+  cosine over `total_steps` (as in `train_epoch`, whose steps are this one's `_step`); returns
+  (params, state, loss). Jitted once per (model, optimizer, shapes)."""
+  return _step(model, optimizer.transform(total_steps), params, opt_state, graphs, supp_GxD,
+               hw_ids_H, latency_HxG, rng)
 
 
 def _epoch(model, optimizer: Optimizer, params, opt_state, arrays, supp_AxD, order_TxB,

@@ -33,7 +33,7 @@ def _losses(data_dir) -> tuple:
   p, t = config.pretrain, config.transfer
 
   def two_steps(params, hw_ids, lr, weight_decay, final_lr):
-    opt = steps.make_optimizer(lr, weight_decay, final_lr, 2)
+    opt = steps.Optimizer(lr, weight_decay, final_lr)
     params = jax.tree_util.tree_map(lambda x: x.copy(), params)  # the step donates its input
     state, out = opt.init(params), []
     lat = np.zeros((len(hw_ids), batch + 1), np.float32)
@@ -41,7 +41,7 @@ def _losses(data_dir) -> tuple:
     for k in range(2):
       params, state, loss = steps.train_step(model, opt, params, state, g, s,
                                              np.asarray(hw_ids, np.int32), lat,
-                                             jax.random.PRNGKey(k))
+                                             jax.random.PRNGKey(k), np.int32(2))
       out.append(float(loss))
     return out
 
