@@ -9,7 +9,9 @@
    with `--adapt_only`), since the shared CPU's speed drifts between runs. The fresh processes
    run twice: with nothing cached (LATPRED_COMPILATION_CACHE=off: a first run on a machine),
    then with latpred's compilation cache in a new folder that the first of them fills (what the
-   launchers do: `latpred.protocol.launch.enable_compilation_cache`).
+   launchers do: `latpred.protocol.launch.enable_compilation_cache`); a JAX_COMPILATION_CACHE_DIR
+   of yours is not passed to them (it would make "nothing cached" untrue; unset it for the
+   script's own process, whose first adaptation joins that row).
 2. Prediction of every architecture of the space with the adapted ensemble's pure function
    (`predict_fn`, jitted, all rows in one call), median of `--repeats` after a compiling call.
 3. The arithmetic bound: the compiled function's floating-point operations (XLA's cost analysis)
@@ -85,7 +87,8 @@ def fresh_processes(count: int, cache_dir: str = "") -> list[dict]:
   compilation cache in `cache_dir` ('': off)."""
   args = [sys.executable, __file__, f"--pretrained={_PRETRAINED.value}",
           f"--device={_DEVICE.value}", f"--samples={_SAMPLES.value}", "--adapt_only"]
-  env = {**os.environ, launch.CACHE_ENV: cache_dir or "off"}
+  env = {k: v for k, v in os.environ.items() if k != "JAX_COMPILATION_CACHE_DIR"}  # none but ours
+  env[launch.CACHE_ENV] = cache_dir or "off"
   out = []
   for k in range(count):
     run = subprocess.run(args, capture_output=True, text=True, check=True, env=env)

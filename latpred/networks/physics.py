@@ -33,6 +33,7 @@ from latpred.spaces import fbnet as fbnet_space
 from latpred.spaces import nb201 as nb201_space
 from latpred.spaces import physics as space_physics
 
+
 def _counts(costs) -> np.ndarray:
   """(kernels, activation Melements) of cost records."""
   return np.array([len(costs), sum(c.count // c.fan_in for c in costs) / 1e6])
