@@ -13,9 +13,11 @@
    of yours is not passed to them (it would make "nothing cached" untrue; unset it for the
    script's own process, whose first adaptation joins that row).
 2. Prediction of every architecture of the space with the adapted ensemble's pure function
-   (`predict_fn`, jitted, all rows in one call), median of `--repeats` after a compiling call.
-3. The arithmetic bound: the compiled function's floating-point operations (XLA's cost analysis)
-   divided by this machine's float32 matmul rate (median of timed 1024x1024 matmuls, a rate the
+   (`predict_fn`, jitted, all rows in one call), median of `--repeats` after a compiling call:
+   with its default steps (`latpred.adapt.pure.default_chunk`) and in one step (`chunk=0`).
+3. The arithmetic bound: the one-step function's floating-point operations (XLA's cost analysis,
+   which counts a loop's body once, so not the stepped program's count) divided by this
+   machine's float32 matmul rate (median of timed 1024x1024 matmuls, a rate the
    GNN's small dense layers can at best approach).
 """
 
@@ -37,6 +39,7 @@ from absl import app, flags
 warnings.filterwarnings("ignore", category=DeprecationWarning)
 
 from latpred import LatencyPredictor, load_latency_table  # noqa: E402
+from latpred.adapt import pure  # noqa: E402
 from latpred.apps import timing  # noqa: E402
 from latpred.protocol import launch  # noqa: E402
 
@@ -111,16 +114,14 @@ def main(argv):
     cached = fresh_processes(_FRESH.value + 1, cache)[1:]  # the first one fills the cache
   p, load_s, adapt_s = load_and_adapt()
   hw = _DEVICE.value
-  fn, variables = p.predict_fn(hw)
   ops = jnp.asarray(p.space.op_ids_AxS)
-  jitted = jax.jit(fn)
-  t0 = time.perf_counter()
-  compiled = jitted.lower(variables, ops).compile()
-  compile_s = time.perf_counter() - t0
-  cost = compiled.cost_analysis()
+  chunk = pure.default_chunk(p.space.graph_set.num_nodes)
+  (compile_s, predict_s, _), (_, one_step_s, one_step) = (
+      time_predict(p, hw, ops, c) for c in (None, 0))
+  # XLA's cost analysis counts a loop's body once: the FLOPs come from the one-step program
+  cost = one_step.cost_analysis()
   cost = cost[0] if isinstance(cost, (list, tuple)) else cost
   flops = float(cost.get("flops", float("nan")))
-  predict_s = _median_s(lambda: compiled(variables, ops), _REPEATS.value)
   rate = matmul_gflops(_REPEATS.value)
   bound_s = flops / (rate * 1e9)
   members = len(p.members)
@@ -142,14 +143,26 @@ def main(argv):
            [r["adapt_s"][1] for r in fresh] + [adapt_s[1]]),
       f"| compile the predict function for all {p.space.num_archs} architectures | | "
       f"{compile_s:.2f} s |",
-      f"| predict all {p.space.num_archs} architectures (ms, {members} members + stack) | | "
-      f"{predict_s * 1e3:.1f} ms ({p.space.num_archs / predict_s:,.0f} architectures/s) |",
-      f"| XLA cost analysis of that call | | {flops / 1e9:.2f} GFLOP |",
+      f"| predict all {p.space.num_archs} architectures (ms, {members} members + stack; steps "
+      f"of {chunk or 'all'}) | | {predict_s * 1e3:.1f} ms "
+      f"({p.space.num_archs / predict_s:,.0f} architectures/s) |",
+      f"| the same in one step (`chunk=0`) | | {one_step_s * 1e3:.1f} ms |",
+      f"| XLA cost analysis of the one-step call | | {flops / 1e9:.2f} GFLOP |",
       f"| float32 matmul rate of this machine (1024x1024) | | {rate:.1f} GFLOP/s |",
       f"| arithmetic bound (GFLOP / rate) | | {bound_s * 1e3:.1f} ms |",
       f"| measured / bound | | {predict_s / bound_s:.2f} |", ""]
   pathlib.Path(_OUT.value).write_text("\n".join(lines))
   print("\n".join(lines))
+
+
+def time_predict(p, hw: str, ops, chunk) -> tuple:
+  """(compile s, median predict s, compiled) of `p.predict_fn(hw, chunk=chunk)` jitted, on
+  `ops`."""
+  fn, variables = p.predict_fn(hw, chunk=chunk)
+  t0 = time.perf_counter()
+  compiled = jax.jit(fn).lower(variables, ops).compile()
+  compile_s = time.perf_counter() - t0
+  return compile_s, _median_s(lambda: compiled(variables, ops), _REPEATS.value), compiled
 
 
 def _row(what: str, seconds: list) -> str:

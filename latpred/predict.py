@@ -124,19 +124,21 @@ class LatencyPredictor:
       out.append(np.asarray(fn(variables, ops[padded]), np.float64)[:len(chunk)])
     return np.concatenate(out) if out else np.zeros(0)
 
-  def predict_fn(self, hw: str, surrogate: bool = True):
+  def predict_fn(self, hw: str, surrogate: bool = True, chunk: Optional[int] = None):
     """(fn, variables): device `hw`'s adapted predictor as a pure function,
     fn(variables, ops_BxS int32) -> float32 [B] ms, with `ops` from `space.op_ids`; `variables`
     holds every member's parameters and ms line and the stack's weights, and `fn` composes with
     jit, vmap and grad. Any architecture of the space: an unmeasured FBNet network's proxies and
     training-device latencies come from a per-layer additive surrogate (NaN with
-    `surrogate=False`); see `latpred.adapt.pure`. Built once per adapted device and option."""
+    `surrogate=False`); see `latpred.adapt.pure`. `chunk`: architectures per step of `fn`'s loop
+    over the batch (None: `pure.default_chunk`, sized for the CPU's cache, one step on
+    accelerators; 0: one step). Built once per adapted device and options."""
     ens = self._adapted(hw)
-    key = (hw, surrogate)
+    key = (hw, surrogate, chunk)
     if key not in self._fns or self._fns[key][0] is not ens:
       basis = self.stack_basis() if ens.stack is not None else None
       self._fns[key] = (ens, *pure.ensemble_fn(self.model, self.space, self.supp_AxD, ens, basis,
-                                               surrogate=surrogate))
+                                               surrogate=surrogate, chunk=chunk))
     return self._fns[key][1:]
 
   def _adapted(self, hw: str) -> ensemble.AdaptedEnsemble:

@@ -60,6 +60,29 @@ def test_pure_fn_equals_the_host_path_and_composes_with_jit_vmap_grad(adapted_nb
   assert all(np.isfinite(x).all() for x in leaves) and sum(np.abs(x).sum() for x in leaves) > 0
 
 
+def test_chunked_steps_give_the_one_step_values_and_gradients(adapted_nb201):
+  p = adapted_nb201
+  ops = jnp.asarray(p.space.op_ids_AxS[np.arange(0, p.space.num_archs, 977)])  # 16 rows
+  whole, variables = p.predict_fn("fpga", chunk=0)
+  steps, _ = p.predict_fn("fpga", chunk=3)  # 6 steps, the last padded with 2 rows
+  _close(jax.jit(steps)(variables, ops), jax.jit(whole)(variables, ops), 1e-5)
+  _close(jax.vmap(steps, in_axes=(None, 0))(variables, ops.reshape(2, 8, -1)).reshape(-1),
+         whole(variables, ops), 1e-5)
+  grad = [jax.grad(lambda v, f=f: f(v, ops).sum())(variables)["stack"]["weights"]
+          for f in (steps, whole)]
+  _close(grad[0], grad[1], 1e-4)
+  with pytest.raises(ValueError, match="chunk must be >= 0"):
+    p.predict_fn("fpga", chunk=-1)
+
+
+def test_default_chunk_fills_a_cpu_step_and_leaves_accelerators_one_step():
+  assert pure.default_chunk(8, "cpu") == 256 and pure.default_chunk(24, "cpu") == 64
+  assert pure.default_chunk(5000, "cpu") == 1
+  assert pure.default_chunk(8, "gpu") == 0 and pure.default_chunk(8, "tpu") == 0
+  with pytest.raises(ValueError, match="nodes_per_graph"):
+    pure.default_chunk(0, "cpu")
+
+
 def test_fbnet_measured_networks_match_and_unmeasured_ones_use_the_surrogate(data_dir):
   space = load_space("fbnet", data_dir)
   supp = encodings.encoding(space, "zcp+flops_params", data_dir)
