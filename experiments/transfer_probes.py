@@ -5,7 +5,8 @@
   python experiments/transfer_probes.py --probe=ceiling --tasks=ND,FD,F1,F2,F3,F4,FA
 
 residual_gp  the stack (non-negative least squares on the training devices' ms, MFLOPs, Mparams,
-             compute ops) as the mean of a Gaussian process whose kernel is a sum of linear
+             compute ops, and the default config's physics columns since session 13; session
+             7's records were made without them) as the mean of a Gaussian process whose kernel is a sum of linear
              kernels on groups of architecture features: T op-type counts, S counts per (stage,
              op) (FBNet; NB201: one-hot (edge, op)), O one-hot (position, op); the groups'
              variances and the noise by type-II maximum likelihood on the m samples, the mean's
@@ -123,7 +124,8 @@ def setup(name, m):
 def probe_predictions(name):
   for m in map(int, _SAMPLES.value):
     task, s = setup(name, m)
-    basis = stacking.basis(s.space, s.table.latency_ms_HxA[s.train_ids].astype(np.float64))
+    basis = stacking.basis(s.space, s.table.latency_ms_HxA[s.train_ids].astype(np.float64),
+                           stacking.config_physics(s.config.transfer))
     groups = feature_groups(s) if _PROBE.value == "residual_gp" else None
     scores = {}
     for trial in range(3):
