@@ -6,11 +6,12 @@
 
 residual_gp  the stack (non-negative least squares on the training devices' ms, MFLOPs, Mparams,
              compute ops, and the default config's physics columns since session 13; session
-             7's records were made without them) as the mean of a Gaussian process whose kernel is a sum of linear
-             kernels on groups of architecture features: T op-type counts, S counts per (stage,
-             op) (FBNet; NB201: one-hot (edge, op)), O one-hot (position, op); the groups'
-             variances and the noise by type-II maximum likelihood on the m samples, the mean's
-             weights by generalised NNLS. Runner samples, 3 trials, every target.
+             7's records were made without them) as the mean of a Gaussian process whose
+             kernel is a sum of linear kernels on groups of architecture features: T op-type
+             counts, S counts per (stage, op) (FBNet; NB201: one-hot (edge, op)), O one-hot
+             (position, op); the groups' variances and the noise by type-II maximum likelihood
+             on the m samples, the mean's weights by generalised NNLS. Runner samples, 3
+             trials, every target.
 relative     the stack fitted on relative errors (rows weighted 1/latency) against the landed
              absolute fit.
 ceiling      data reading, not tuning: per target, whether it reports whole milliseconds and what

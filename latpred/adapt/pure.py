@@ -28,8 +28,9 @@ Speed: `fn` runs the batch in steps of `chunk` architectures (`jax.lax.map`, the
 with copies of the first row). On CPU the default (`default_chunk`) keeps a step to about
 CHUNK_NODES node rows, so a step's 128-wide activations stay in cache instead of streaming
 through memory between layers: all 15,625 NB201 cells 1.83 -> 1.11 s, all 5,000 FBNet networks
-1.62 -> 0.96 s on the 2-core CPU (docs/throughput.md, session 13). Elsewhere the default is one step (an
-accelerator wants the whole batch). The values do not depend on the chunk (to float rounding).
+1.62 -> 0.96 s on the 2-core CPU (docs/throughput.md, session 13). Elsewhere the default is one
+step (an accelerator wants the whole batch). The values do not depend on the chunk (to float
+rounding).
 """
 
 from typing import Optional
