@@ -63,6 +63,8 @@ def in_chunks(rows_fn, ops_BxS, chunk: int):
   larger than `chunk`: one call); the last step is padded with copies of the first row, whose
   outputs are dropped."""
   ops = jnp.asarray(ops_BxS)
+  if ops.ndim != 2:
+    raise ValueError(f"need op ids [B, S], got shape {ops.shape}")
   b, s = ops.shape
   if not chunk or b <= chunk:
     return rows_fn(ops)

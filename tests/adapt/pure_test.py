@@ -73,6 +73,9 @@ def test_chunked_steps_give_the_one_step_values_and_gradients(adapted_nb201):
   _close(grad[0], grad[1], 1e-4)
   with pytest.raises(ValueError, match="chunk must be >= 0"):
     p.predict_fn("fpga", chunk=-1)
+  for bad in (ops[0], ops[:, :3]):  # one row without its batch axis; too few slots
+    with pytest.raises(ValueError, match=r"need op ids \[B, "):
+      steps(variables, bad)
 
 
 def test_default_chunk_fills_a_cpu_step_and_leaves_accelerators_one_step():
