@@ -14,7 +14,7 @@
    script's own process, whose first adaptation joins that row).
 2. Prediction of every architecture of the space with the adapted ensemble's pure function
    (`predict_fn`, jitted, all rows in one call), median of `--repeats` after a compiling call:
-   with its default steps (`latpred.adapt.pure.default_chunk`) and in one step (`chunk=0`).
+   with its default steps (`latpred.spaces.graphs.cache_batch`) and in one step (`chunk=0`).
 3. The arithmetic bound: the one-step function's floating-point operations (XLA's cost analysis,
    which counts a loop's body once, so not the stepped program's count) divided by this
    machine's float32 matmul rate (median of timed 1024x1024 matmuls, a rate the
@@ -39,7 +39,7 @@ from absl import app, flags
 warnings.filterwarnings("ignore", category=DeprecationWarning)
 
 from latpred import LatencyPredictor, load_latency_table  # noqa: E402
-from latpred.adapt import pure  # noqa: E402
+from latpred.spaces import graphs  # noqa: E402
 from latpred.apps import timing  # noqa: E402
 from latpred.protocol import launch  # noqa: E402
 
@@ -115,7 +115,7 @@ def main(argv):
   p, load_s, adapt_s = load_and_adapt()
   hw = _DEVICE.value
   ops = jnp.asarray(p.space.op_ids_AxS)
-  chunk = pure.default_chunk(p.space.graph_set.num_nodes)
+  chunk = graphs.cache_batch(p.space.graph_set.num_nodes)
   (compile_s, predict_s, _), (_, one_step_s, one_step) = (
       time_predict(p, hw, ops, c) for c in (None, 0))
   # XLA's cost analysis counts a loop's body once: the FLOPs come from the one-step program

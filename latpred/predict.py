@@ -131,7 +131,7 @@ class LatencyPredictor:
     jit, vmap and grad. Any architecture of the space: an unmeasured FBNet network's proxies and
     training-device latencies come from a per-layer additive surrogate (NaN with
     `surrogate=False`); see `latpred.adapt.pure`. `chunk`: architectures per step of `fn`'s loop
-    over the batch (None: `pure.default_chunk`, sized for the CPU's cache, one step on
+    over the batch (None: `graphs.cache_batch`, sized for the CPU's cache, one step on
     accelerators; 0: one step). Built once per adapted device and options."""
     ens = self._adapted(hw)
     key = (hw, surrogate, chunk)

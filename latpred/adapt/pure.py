@@ -25,8 +25,8 @@ exact for FLOPs, params and the compute-op count, approximate for proxies and la
 outside the space's vocabulary always give NaN, never a silent guess.
 
 Speed: `fn` runs the batch in steps of `chunk` architectures (`jax.lax.map`, the last step padded
-with copies of the first row). On CPU the default (`default_chunk`) keeps a step to about
-CHUNK_NODES node rows, so a step's 128-wide activations stay in cache instead of streaming
+with copies of the first row). On CPU the default (`graphs.cache_batch`) keeps a step to about
+2,048 node rows, so a step's 128-wide activations stay in cache instead of streaming
 through memory between layers: all 15,625 NB201 cells 1.83 -> 1.11 s, all 5,000 FBNet networks
 1.62 -> 0.96 s on the 2-core CPU (docs/throughput.md, session 13). Elsewhere the default is one
 step (an accelerator wants the whole batch). The values do not depend on the chunk (to float
@@ -42,21 +42,6 @@ import numpy as np
 from latpred.adapt.ensemble import AdaptedEnsemble
 from latpred.spaces import graphs as graphs_lib
 from latpred.spaces.opindex import OpIndex
-
-CHUNK_NODES = 2048  # node rows per step of `fn` on CPU
-
-
-def default_chunk(nodes_per_graph: int, platform: Optional[str] = None) -> int:
-  """Architectures per step of `fn`: the power of two nearest below CHUNK_NODES node rows on CPU
-  (so that it divides predict_ms's power-of-two calls), 0 (the whole batch in one step) on other
-  platforms (`platform` defaults to JAX's default backend)."""
-  if nodes_per_graph < 1:
-    raise ValueError(f"nodes_per_graph must be >= 1, got {nodes_per_graph}")
-  platform = platform or jax.default_backend()
-  if platform != "cpu":
-    return 0
-  return 1 << max(0, (CHUNK_NODES // nodes_per_graph).bit_length() - 1)
-
 
 def in_chunks(rows_fn, ops_BxS, chunk: int):
   """`rows_fn(ops) -> [B]` over `ops` in steps of `chunk` rows (`jax.lax.map`; 0 or a batch no
@@ -109,11 +94,12 @@ def ensemble_fn(model, space, supp_AxD, ens: AdaptedEnsemble, stack_basis_AxK=No
   `stack_basis_AxK` (`stacking.basis` of its training devices). `measured`: indices of the
   architectures whose table inputs `fn` may read (default: all); the others are treated as
   unmeasured (to measure what the surrogate costs on networks whose truth is known). `chunk`:
-  architectures per step of `fn` (None: `default_chunk`; 0: the whole batch at once)."""
+  architectures per step of `fn` (None: `graphs.cache_batch`, a power of two, so that it divides
+  predict_ms's power-of-two calls; 0: the whole batch at once)."""
   if ens.stack is not None and stack_basis_AxK is None:
     raise ValueError("this adapted ensemble is stacked: pass stack_basis_AxK")
   if chunk is None:
-    chunk = default_chunk(space.graph_set.num_nodes)
+    chunk = graphs_lib.cache_batch(space.graph_set.num_nodes)
   if chunk < 0:
     raise ValueError(f"chunk must be >= 0 (0: no chunking), got {chunk}")
   num_ops = len(space.ops)

@@ -197,13 +197,17 @@ def fit_runs(model, params_K: list, graph_set, supp_AxD, hw_ids_KxH, latency_KxH
 
 
 MIN_PREDICT_BATCH = 32
+MAX_PREDICT_BATCH = 1024  # off CPU
 
 
 def predict(model, params, graph_set, supp_AxD, hw_id: int, arch_idx,
-            batch_size: int = 1024) -> np.ndarray:
+            batch_size: Optional[int] = None) -> np.ndarray:
   """Scores of `arch_idx` on device `hw_id`, float32 [len(arch_idx)], in padded batches of a
-  power of two (at least MIN_PREDICT_BATCH, at most `batch_size`): a few compiled shapes
-  whatever the counts asked for (an adaptation's 20 samples and its folds' 16 share one)."""
+  power of two (at least MIN_PREDICT_BATCH, at most `batch_size`; default `graphs.cache_batch`
+  on CPU, MAX_PREDICT_BATCH elsewhere): a few compiled shapes whatever the counts asked for (an
+  adaptation's 20 samples and its folds' 16 share one)."""
+  if batch_size is None:
+    batch_size = graphs_lib.cache_batch(graph_set.num_nodes) or MAX_PREDICT_BATCH
   arch_idx = np.asarray(arch_idx)
   batch_size = min(batch_size, max(MIN_PREDICT_BATCH, 1 << (len(arch_idx) - 1).bit_length()))
   outs = []

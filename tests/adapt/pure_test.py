@@ -78,12 +78,12 @@ def test_chunked_steps_give_the_one_step_values_and_gradients(adapted_nb201):
       steps(variables, bad)
 
 
-def test_default_chunk_fills_a_cpu_step_and_leaves_accelerators_one_step():
-  assert pure.default_chunk(8, "cpu") == 256 and pure.default_chunk(24, "cpu") == 64
-  assert pure.default_chunk(5000, "cpu") == 1
-  assert pure.default_chunk(8, "gpu") == 0 and pure.default_chunk(8, "tpu") == 0
+def test_cache_batch_fills_a_cpu_step_and_leaves_accelerators_one_step():
+  assert graphs.cache_batch(8, "cpu") == 256 and graphs.cache_batch(24, "cpu") == 64
+  assert graphs.cache_batch(5000, "cpu") == 1
+  assert graphs.cache_batch(8, "gpu") == 0 and graphs.cache_batch(8, "tpu") == 0
   with pytest.raises(ValueError, match="nodes_per_graph"):
-    pure.default_chunk(0, "cpu")
+    graphs.cache_batch(0, "cpu")
 
 
 def test_fbnet_measured_networks_match_and_unmeasured_ones_use_the_surrogate(data_dir):
