@@ -39,9 +39,9 @@ from absl import app, flags
 warnings.filterwarnings("ignore", category=DeprecationWarning)
 
 from latpred import LatencyPredictor, load_latency_table  # noqa: E402
-from latpred.spaces import graphs  # noqa: E402
 from latpred.apps import timing  # noqa: E402
 from latpred.protocol import launch  # noqa: E402
+from latpred.spaces import graphs  # noqa: E402
 
 _PRETRAINED = flags.DEFINE_string("pretrained", None, "Pretrained checkpoint folder.",
                                   required=True)

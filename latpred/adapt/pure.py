@@ -43,6 +43,7 @@ from latpred.adapt.ensemble import AdaptedEnsemble
 from latpred.spaces import graphs as graphs_lib
 from latpred.spaces.opindex import OpIndex
 
+
 def in_chunks(rows_fn, ops_BxS, chunk: int):
   """`rows_fn(ops) -> [B]` over `ops` in steps of `chunk` rows (`jax.lax.map`; 0 or a batch no
   larger than `chunk`: one call); the last step is padded with copies of the first row, whose
