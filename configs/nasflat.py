@@ -87,6 +87,12 @@ def get_config(arg: str = "") -> ml_collections.ConfigDict:
   c.pretrain.lr = 1e-3  # AdamW peak learning rate, cosine decay to final_lr
   c.pretrain.weight_decay = 1e-5
   c.pretrain.final_lr = 1e-6
+  # Synthetic training devices (latpred.train.synthetic, beyond reference): this many random
+  # non-negative mixes of the training devices' latencies and the stack's cost columns, each with
+  # its own hardware-table row, drawn per trial and ranked beside the real devices. Off: on the
+  # tuning splits 8 of them lifted the GNN alone (mean +0.013 at m = 20) but not the full
+  # predictor (0.927 either way) at 2.2-2.8x the pretraining time (docs/tuning.md, session 14).
+  c.pretrain.synthetic_devices = 0
 
   # Transfer (per target device, from the pretrained parameters)
   c.transfer = ml_collections.ConfigDict()
@@ -99,6 +105,9 @@ def get_config(arg: str = "") -> ml_collections.ConfigDict:
   c.transfer.final_lr = 1e-6
   c.transfer.freeze = ""  # comma-separated parameter-name prefixes to freeze, e.g. 'op_embed'
   c.transfer.row_init = "copy"  # target's hardware row: copy (most correlated device) | random
+  # With synthetic devices: the copied row may be a synthetic device's (the most correlated of
+  # real and synthetic devices on the samples) instead of a real training device's only.
+  c.transfer.copy_synthetic = False
   # Fine-tune the ensemble members and cross-fitting folds of a target as one vmapped program.
   # Off: on the 2-core CPU it measured 1.2x slower than one after the other (docs/vmap.md);
   # worth measuring on an accelerator (experiments/vmap_trials.py).

@@ -69,7 +69,7 @@ class LatencyPredictor:
     config = ml_collections.ConfigDict(meta["config"])
     space = load_space(meta["space"], data_dir, meta["graph_variant"])
     supp = encodings.encoding(space, meta["encoding"], data_dir)
-    model = build.build_model(config.model, space, len(meta["hw_names"]))
+    model = build.build_model(config.model, space, build.hw_rows(config, len(meta["hw_names"])))
     like = jax.eval_shape(lambda: build.init_params(model, space, supp, 0))  # no compile
     members = [checkpoints.restore(directory, step, like)[0] for step in steps]
     train_hw = tuple(meta["train_hw"])
@@ -86,7 +86,8 @@ class LatencyPredictor:
 
   @property
   def model(self):
-    return build.build_model(self.config.model, self.space, len(self.hw_names))
+    return build.build_model(self.config.model, self.space,
+                             build.hw_rows(self.config, len(self.hw_names)))
 
   def hw_id(self, hw: str) -> int:
     if hw not in self.hw_names:

@@ -32,6 +32,12 @@ def build_model(model_config, space: SearchSpace, num_hw: int) -> Predictor:
                    node_physics=m.get("node_physics", False))  # (absent before session 11)
 
 
+def hw_rows(config, num_hw: int) -> int:
+  """Rows of the hardware table: the space's `num_hw` devices, then
+  `config.pretrain.synthetic_devices` synthetic ones (latpred.train.synthetic)."""
+  return num_hw + config.pretrain.get("synthetic_devices", 0)
+
+
 @functools.partial(jax.jit, static_argnums=0)
 def _init(model: Predictor, seed, graphs, supp):
   key = jax.random.PRNGKey(seed)
@@ -83,5 +89,6 @@ def make_setup(config, space_name: str, train_hw) -> Setup:
   table = load_latency_table(space_name, data_dir)
   spec = encoding_spec(config.model, space_name)
   supp = encodings.encoding(space, spec, data_dir)
+  model = build_model(config.model, space, hw_rows(config, table.num_hw))
   return Setup(config, space, table, supp, sampler_encoding(space, supp),
-               table.hw_indices(train_hw), build_model(config.model, space, table.num_hw), spec)
+               table.hw_indices(train_hw), model, spec)

@@ -97,7 +97,12 @@ def validate(config) -> None:
   threads = config.get("parallel", {}).get("threads")
   if threads is not None and threads < 1:
     raise ValueError(f"config.parallel.threads must be >= 1, got {threads}")
+  synthetic = config.pretrain.get("synthetic_devices", 0)
+  if synthetic < 0:
+    raise ValueError(f"config.pretrain.synthetic_devices must be >= 0, got {synthetic}")
   t = config.transfer
+  if t.get("copy_synthetic", False) and not synthetic:
+    raise ValueError("config.transfer.copy_synthetic needs pretrain.synthetic_devices > 0")
   stacking.config_physics(t)
   if t.get("stack_loss", "absolute") not in stacking.LOSSES:
     raise ValueError(f"config.transfer.stack_loss must be one of {', '.join(stacking.LOSSES)}, "
@@ -109,7 +114,8 @@ def validate(config) -> None:
 
 # Fields added after checkpoints and records existed, whose value here is the behaviour from
 # before: at that value they are left out of signatures, so earlier results stay valid.
-UNSIGNED_WHEN = {("model", "node_physics"): False}
+UNSIGNED_WHEN = {("model", "node_physics"): False, ("pretrain", "synthetic_devices"): 0,
+                 ("transfer", "copy_synthetic"): False}
 
 
 def _sections(config, names) -> dict:

@@ -21,7 +21,8 @@ from latpred.protocol import config as config_lib
 from latpred.protocol import plots, report, samplers, tasks
 from latpred.protocol.records import Records, stale_error
 from latpred.spaces import encodings
-from latpred.train import checkpoints, loop
+from latpred.spaces import physics as physics_lib
+from latpred.train import checkpoints, loop, synthetic
 from latpred.train import mesh
 
 
@@ -87,6 +88,26 @@ def member_seed(config, trial: int, member: int) -> int:
   return trial_seed(config, trial) + 7919 * member
 
 
+def synthetic_devices(s: build.Setup, trial: int) -> tuple[np.ndarray, np.ndarray]:
+  """The trial's synthetic devices (`config.pretrain.synthetic_devices`, latpred.train.
+  synthetic): their hardware-table rows [N] (after the real devices) and latencies [N, A],
+  mixes of the training devices' latencies and every cost column of the stack's basis."""
+  num = s.config.pretrain.get("synthetic_devices", 0)
+  rows = s.table.num_hw + np.arange(num)
+  if not num:
+    return rows, np.zeros((0, s.space.num_archs), np.float32)
+  columns = stacking.basis(s.space, s.table.latency_ms_HxA[s.train_ids], physics_lib.FEATURES)
+  return rows, synthetic.mix_latency(columns.T, num, (trial_seed(s.config, trial), 1))
+
+
+def pretrain_devices(s: build.Setup, trial: int) -> tuple[np.ndarray, np.ndarray]:
+  """The hardware-table rows [H] pretraining ranks on in `trial` and their latencies [H, A]:
+  the training devices', then the trial's synthetic devices'."""
+  rows, latency = synthetic_devices(s, trial)
+  return (np.concatenate([s.train_ids, rows]).astype(np.int32),
+          np.concatenate([s.table.latency_ms_HxA[s.train_ids], latency]))
+
+
 def pretrain_runs(s: build.Setup, meta: dict, pretrained_dir, trials, placement: mesh.Runs,
                   overwrite: bool = False) -> dict:
   """{(trial, member): (params, seconds)} for every ensemble member of `trials`: restored when
@@ -110,14 +131,15 @@ def pretrain_runs(s: build.Setup, meta: dict, pretrained_dir, trials, placement:
                            **s.sample_kwargs(s.train_ids[0])) for _, _, seed in missing]
   kw = dict(epochs=p.epochs, batch_size=p.batch, lr=p.lr, weight_decay=p.weight_decay,
             final_lr=p.final_lr)
-  latency = s.table.latency_ms_HxA[s.train_ids]
+  devices = {t: pretrain_devices(s, t) for t in {t for t, _, _ in missing}}
   groups = [[run] for run in missing] if not placement.vmapped else [missing]
   for group in groups:
     t0 = time.time()
     names = ", ".join(f"trial {t} member {k}" for t, k, _ in group)
     params = loop.fit_runs(
         s.model, [build.init_params(s.model, s.space, s.supp, seed) for _, _, seed in group],
-        s.space.graph_set, s.supp, [s.train_ids] * len(group), [latency] * len(group),
+        s.space.graph_set, s.supp, [devices[t][0] for t, _, _ in group],
+        [devices[t][1] for t, _, _ in group],
         [archs[missing.index(run)] for run in group], seeds_K=[sd for _, _, sd in group],
         runs=placement, progress=lambda e, l: log(
             f"[{names}] pretrain epoch {e + 1}/{p.epochs} loss {np.mean(l):.4f}"), **kw)
@@ -164,6 +186,11 @@ def stack_basis(s: build.Setup) -> np.ndarray:
                         stacking.config_physics(s.config.transfer))
 
 
+def hw_label(s: build.Setup, row: int) -> str:
+  """A hardware-table row's device name ('synthetic_<j>' past the table's devices)."""
+  return s.table.hw_names[row] if row < s.table.num_hw else f"synthetic_{row - s.table.num_hw}"
+
+
 def evaluate_target(s: build.Setup, members, trial: int, hw: str, stack_basis,
                     placement: mesh.Runs = mesh.Runs()) -> tuple:
   """Adapts the trial's ensemble to target `hw` (its fine-tunes placed by `placement`) and
@@ -174,9 +201,11 @@ def evaluate_target(s: build.Setup, members, trial: int, hw: str, stack_basis,
   truth = s.table.latency_ms_HxA[hw_id]
   picks = target_samples(s, trial, hw_id)
   idx = metrics.eval_indices(config.eval.eval_set, s.space.num_archs, picks)
+  sources = pretrain_devices(s, trial) if config.transfer.get("copy_synthetic") else (
+      s.train_ids, s.table.latency_ms_HxA[s.train_ids])
   adapted = ensemble.adapt_ensemble(
-      s.model, members, s.space.graph_set, s.supp, hw_id, picks, truth[picks], s.train_ids,
-      s.table.latency_ms_HxA[s.train_ids], transfer.FineTune.from_config(config.transfer),
+      s.model, members, s.space.graph_set, s.supp, hw_id, picks, truth[picks], *sources,
+      transfer.FineTune.from_config(config.transfer),
       seed=trial_seed(config, trial) + hw_id,
       stack_basis_AxK=stack_basis if config.transfer.stack else None,
       stack_folds=config.transfer.stack_folds, stack_loss=config.transfer.stack_loss,
@@ -188,7 +217,7 @@ def evaluate_target(s: build.Setup, members, trial: int, hw: str, stack_basis,
     train_hw = [s.table.hw_names[i] for i in s.train_ids]
     physics = stacking.config_physics(config.transfer)
     extra = {"stack_weights": adapted.stack.named_weights(stacking.columns(train_hw, physics))}
-  sources = [s.table.hw_names[m.source_hw] for m in adapted.members]
+  sources = [hw_label(s, m.source_hw) for m in adapted.members]
   disconnected = s.space.disconnected_A[idx]
   row = {"trial": trial, "device": hw,
          **metrics.evaluate(pred_ms, truth[idx], disconnected),

@@ -109,3 +109,21 @@ def test_a_new_field_at_its_old_behaviour_does_not_sign():
   assert a.model.node_physics is False and "node_physics" not in sig(a)["model"]
   b.model.node_physics = True
   assert config_lib.signature_diff(sig(a), sig(b)) == ["model.node_physics"]
+  # likewise no synthetic devices (pretraining) and copying no synthetic row (a record)
+  assert a.pretrain.synthetic_devices == 0 and "synthetic_devices" not in sig(a)["pretrain"]
+  b = nasflat.get_config()
+  b.pretrain.synthetic_devices, b.transfer.copy_synthetic = 4, True
+  assert config_lib.signature_diff(sig(a), sig(b)) == ["pretrain.synthetic_devices"]
+  rec = lambda c: config_lib.record_signature(c, sig(c))
+  assert "copy_synthetic" not in rec(a)["transfer"]
+  assert "transfer.copy_synthetic" in config_lib.signature_diff(rec(a), rec(b))
+
+
+def test_synthetic_device_fields_are_checked():
+  config = nasflat.get_config()
+  config.pretrain.synthetic_devices = -1
+  with pytest.raises(ValueError, match="synthetic_devices must be >= 0"):
+    config_lib.validate(config)
+  config.pretrain.synthetic_devices, config.transfer.copy_synthetic = 0, True
+  with pytest.raises(ValueError, match="copy_synthetic needs"):
+    config_lib.validate(config)

@@ -6,6 +6,7 @@ import pathlib
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
 from latpred.protocol import runner
@@ -75,6 +76,31 @@ def test_end_to_end_smoke_and_resume(smoke_config, data_dir, tmp_path):
   config.pretrain.epochs = 3
   with pytest.raises(StaleResultsError, match="pretrain.epochs"):
     runner.run(config, tmp_path)
+
+
+def test_synthetic_devices_get_rows_after_the_table(smoke_config, tmp_path):
+  """Pretraining ranks on the training devices and the trial's synthetic devices (own rows after
+  the table's); a target may copy a synthetic row; the checkpoint loads with its rows."""
+  from latpred import LatencyPredictor
+  from latpred.model import build
+  config = smoke_config(space="nb201", train_hw="pixel3,gold_6226", test_hw="fpga")
+  config.pretrain.synthetic_devices, config.transfer.copy_synthetic = 3, True
+  config.pretrain.ensemble_size, config.transfer.stack = 1, False  # (time)
+  s = build.make_setup(config, "nb201", ["pixel3", "gold_6226"])
+  rows, latency = runner.pretrain_devices(s, trial=0)
+  num_hw = s.table.num_hw
+  assert rows.tolist() == [*s.train_ids, num_hw, num_hw + 1, num_hw + 2]
+  assert latency.shape == (5, s.space.num_archs) and (latency >= 0).all()
+  again, other = runner.pretrain_devices(s, 0)[1], runner.pretrain_devices(s, 1)[1]
+  np.testing.assert_array_equal(latency, again)
+  assert not np.allclose(latency[2:], other[2:])  # drawn per trial
+  runner.run(config, tmp_path)
+  row = json.loads((tmp_path / "trials.jsonl").read_text().splitlines()[0])
+  assert row["copied_hw_row"] in {"pixel3", "gold_6226", *(f"synthetic_{j}" for j in range(3))}
+  p = LatencyPredictor.load(tmp_path / "pretrained")
+  assert p.members[0]["params"]["hw_table"].shape[0] == num_hw + 3
+  assert np.isfinite(p.predict_scores(["|skip_connect~0|+|none~0|none~1|+|none~0|none~1|"
+                                       "nor_conv_3x3~2|"], "pixel3")).all()
 
 
 def test_a_custom_task_needs_a_space(smoke_config):
