@@ -32,7 +32,7 @@ from latpred.adapt import ensemble, pure, stacking, transfer
 from latpred.data import load_latency_table
 from latpred.model import build
 from latpred.spaces import SearchSpace, encodings, load_space
-from latpred.train import checkpoints, loop, mesh
+from latpred.train import checkpoints, loop, mesh, synthetic
 
 
 PREDICT_CHUNK = 1024  # architectures per jitted call of predict_ms
@@ -183,14 +183,29 @@ class LatencyPredictor:
     train_ids = table.hw_indices(self.train_hw)
     t = self.config.transfer
     use_stack = ensemble.stacks(t, len(idx))
+    sources = train_ids, table.latency_ms_HxA[train_ids]
+    if t.get("copy_synthetic", False):  # the synthetic rows may be copied too
+      sources = self._with_synthetic(*sources)
     adapted = ensemble.adapt_ensemble(
         self.model, self.members, self.space.graph_set, self.supp_AxD,
-        self.hw_names.index(hw) if hw in self.hw_names else None, idx, latency_ms, train_ids,
-        table.latency_ms_HxA[train_ids], transfer.FineTune.from_config(t), seed=seed,
+        self.hw_names.index(hw) if hw in self.hw_names else None, idx, latency_ms, *sources,
+        transfer.FineTune.from_config(t), seed=seed,
         stack_basis_AxK=self.stack_basis() if use_stack else None, stack_folds=t.stack_folds,
         stack_loss=t.get("stack_loss", "absolute"),
         placement=mesh.from_config(self.config, local=True))
     return dataclasses.replace(self, adapted={**self.adapted, hw: adapted}, _fns={})
+
+  def _with_synthetic(self, train_ids, train_latency_HxA):
+    """The training devices' rows and latencies, then the checkpoint's synthetic devices' (drawn
+    again from the seed its pretraining saved)."""
+    seed = self.meta.get("synthetic_seed")
+    if seed is None:
+      raise ValueError("transfer.copy_synthetic: this checkpoint does not record its synthetic "
+                       "devices' seed; set config.transfer.copy_synthetic = False")
+    rows, latency = stacking.synthetic_devices(
+        self.space, train_latency_HxA, len(self.hw_names),
+        self.config.pretrain.synthetic_devices, seed)
+    return np.concatenate([train_ids, rows]), np.concatenate([train_latency_HxA, latency])
 
   def loo_predictions(self, hw: str) -> np.ndarray:
     """Leave-one-out predictions (ms) of `hw`'s own measurements, in the order given to
@@ -208,7 +223,7 @@ class LatencyPredictor:
     """Writes device `hw`'s adapted ensemble as a checkpoint `load` reads back adapted."""
     ens = self.adapted[hw]
     info = {"device": hw, "hw_row": [m.hw_row for m in ens.members],
-            "source_hw": [self.hw_names[m.source_hw] for m in ens.members],
+            "source_hw": [synthetic.row_name(self.hw_names, m.source_hw) for m in ens.members],
             "scale_ms": [list(m.scale_ms) for m in ens.members], "stack": None}
     if ens.stack is not None:
       info["stack"] = {"columns": self.stack_columns(),
@@ -220,7 +235,7 @@ class LatencyPredictor:
 
 
 def _ensemble_from_meta(info: dict, members: list, hw_names) -> ensemble.AdaptedEnsemble:
-  adapted = [transfer.Adapted(params, hw_names.index(src), tuple(scale), row)
+  adapted = [transfer.Adapted(params, synthetic.row_index(hw_names, src), tuple(scale), row)
              for params, src, scale, row in zip(members, info["source_hw"], info["scale_ms"],
                                                 info["hw_row"])]
   stack = None

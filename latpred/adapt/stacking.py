@@ -32,6 +32,7 @@ import numpy as np
 import scipy.optimize
 
 from latpred.spaces import physics as physics_lib
+from latpred.train import synthetic
 
 NON_COMPUTE_TYPES = ("input", "output", "none", "skip_connect", "skip")
 LOSSES = ("absolute", "relative")
@@ -71,6 +72,14 @@ def basis(space, train_latency_HxA, physics=()) -> np.ndarray:
     table = physics_lib.features(space.name, space.op_ids_AxS)
     cols.append(table[:, [physics_lib.FEATURES.index(n) for n in physics]])
   return np.column_stack(cols)
+
+
+def synthetic_devices(space, train_latency_HxA, num_hw: int, num: int, seed):
+  """`num` synthetic devices (`latpred.train.synthetic`): their hardware-table rows [num] (after
+  the table's `num_hw` devices) and latencies [num, A], mixes of every column of `basis` with
+  all physics columns."""
+  columns = basis(space, train_latency_HxA, physics_lib.FEATURES)
+  return num_hw + np.arange(num), synthetic.mix_latency(columns.T, num, seed)
 
 
 def basis_columns(train_hw, physics=()) -> list:

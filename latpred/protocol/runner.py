@@ -21,7 +21,6 @@ from latpred.protocol import config as config_lib
 from latpred.protocol import plots, report, samplers, tasks
 from latpred.protocol.records import Records, stale_error
 from latpred.spaces import encodings
-from latpred.spaces import physics as physics_lib
 from latpred.train import checkpoints, loop, synthetic
 from latpred.train import mesh
 
@@ -88,22 +87,18 @@ def member_seed(config, trial: int, member: int) -> int:
   return trial_seed(config, trial) + 7919 * member
 
 
-def synthetic_devices(s: build.Setup, trial: int) -> tuple[np.ndarray, np.ndarray]:
-  """The trial's synthetic devices (`config.pretrain.synthetic_devices`, latpred.train.
-  synthetic): their hardware-table rows [N] (after the real devices) and latencies [N, A],
-  mixes of the training devices' latencies and every cost column of the stack's basis."""
-  num = s.config.pretrain.get("synthetic_devices", 0)
-  rows = s.table.num_hw + np.arange(num)
-  if not num:
-    return rows, np.zeros((0, s.space.num_archs), np.float32)
-  columns = stacking.basis(s.space, s.table.latency_ms_HxA[s.train_ids], physics_lib.FEATURES)
-  return rows, synthetic.mix_latency(columns.T, num, (trial_seed(s.config, trial), 1))
+def synthetic_seed(config, trial: int) -> list:
+  """The seed of `trial`'s synthetic devices (saved in its checkpoints' metadata)."""
+  return [trial_seed(config, trial), 1]
 
 
 def pretrain_devices(s: build.Setup, trial: int) -> tuple[np.ndarray, np.ndarray]:
   """The hardware-table rows [H] pretraining ranks on in `trial` and their latencies [H, A]:
-  the training devices', then the trial's synthetic devices'."""
-  rows, latency = synthetic_devices(s, trial)
+  the training devices', then the trial's synthetic devices' (`config.pretrain.
+  synthetic_devices`, `stacking.synthetic_devices`)."""
+  rows, latency = stacking.synthetic_devices(
+      s.space, s.table.latency_ms_HxA[s.train_ids], s.table.num_hw,
+      s.config.pretrain.get("synthetic_devices", 0), synthetic_seed(s.config, trial))
   return (np.concatenate([s.train_ids, rows]).astype(np.int32),
           np.concatenate([s.table.latency_ms_HxA[s.train_ids], latency]))
 
@@ -147,7 +142,8 @@ def pretrain_runs(s: build.Setup, meta: dict, pretrained_dir, trials, placement:
     for (trial, k, _), member in zip(group, params):
       if placement.is_writer():
         checkpoints.save(pretrained_dir, checkpoints.member_step(trial, k), member,
-                         {**meta, "trial": trial, "member": k, "pretrain_s": seconds})
+                         {**meta, "trial": trial, "member": k, "pretrain_s": seconds,
+                          "synthetic_seed": synthetic_seed(s.config, trial)})
       out[(trial, k)] = member, seconds
     placement.barrier(f"saved {pretrained_dir} {names}")
   return out
@@ -186,11 +182,6 @@ def stack_basis(s: build.Setup) -> np.ndarray:
                         stacking.config_physics(s.config.transfer))
 
 
-def hw_label(s: build.Setup, row: int) -> str:
-  """A hardware-table row's device name ('synthetic_<j>' past the table's devices)."""
-  return s.table.hw_names[row] if row < s.table.num_hw else f"synthetic_{row - s.table.num_hw}"
-
-
 def evaluate_target(s: build.Setup, members, trial: int, hw: str, stack_basis,
                     placement: mesh.Runs = mesh.Runs()) -> tuple:
   """Adapts the trial's ensemble to target `hw` (its fine-tunes placed by `placement`) and
@@ -217,7 +208,7 @@ def evaluate_target(s: build.Setup, members, trial: int, hw: str, stack_basis,
     train_hw = [s.table.hw_names[i] for i in s.train_ids]
     physics = stacking.config_physics(config.transfer)
     extra = {"stack_weights": adapted.stack.named_weights(stacking.columns(train_hw, physics))}
-  sources = [hw_label(s, m.source_hw) for m in adapted.members]
+  sources = [synthetic.row_name(s.table.hw_names, m.source_hw) for m in adapted.members]
   disconnected = s.space.disconnected_A[idx]
   row = {"trial": trial, "device": hw,
          **metrics.evaluate(pred_ms, truth[idx], disconnected),

@@ -37,3 +37,19 @@ def mix_latency(columns_CxA, num: int, seed, concentration: float = CONCENTRATIO
     raise ValueError(f"columns {np.flatnonzero(mean[:, 0] <= 0).tolist()} are all zero")
   weights = np.random.default_rng(seed).dirichlet(np.full(len(cols), concentration), size=num)
   return (weights @ (cols / mean)).astype(np.float32)
+
+
+def row_name(hw_names, row: int) -> str:
+  """A hardware-table row's device name: the table's, or 'synthetic_<j>' for the rows after it."""
+  row = int(row)
+  return hw_names[row] if row < len(hw_names) else f"synthetic_{row - len(hw_names)}"
+
+
+def row_index(hw_names, name: str) -> int:
+  """`row_name`'s inverse."""
+  if name in hw_names:
+    return list(hw_names).index(name)
+  if name.startswith("synthetic_") and name[len("synthetic_"):].isdigit():
+    return len(hw_names) + int(name[len("synthetic_"):])
+  raise KeyError(f"unknown hardware-table row {name!r}; valid: {', '.join(hw_names)} or "
+                 "synthetic_<j>")

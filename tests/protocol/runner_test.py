@@ -99,8 +99,19 @@ def test_synthetic_devices_get_rows_after_the_table(smoke_config, tmp_path):
   assert row["copied_hw_row"] in {"pixel3", "gold_6226", *(f"synthetic_{j}" for j in range(3))}
   p = LatencyPredictor.load(tmp_path / "pretrained")
   assert p.members[0]["params"]["hw_table"].shape[0] == num_hw + 3
-  assert np.isfinite(p.predict_scores(["|skip_connect~0|+|none~0|none~1|+|none~0|none~1|"
-                                       "nor_conv_3x3~2|"], "pixel3")).all()
+  # LatencyPredictor.adapt draws the same synthetic devices again (the checkpoint saved their
+  # seed) and may copy one; the adapted checkpoint names the copied row and loads back.
+  with_syn = p._with_synthetic(s.train_ids, s.table.latency_ms_HxA[s.train_ids])
+  np.testing.assert_array_equal(with_syn[0], rows)
+  np.testing.assert_array_equal(with_syn[1], latency)
+  picks = np.arange(0, 1200, 100)
+  archs = [s.space.arch_names[i] for i in picks]
+  adapted = p.adapt("fpga", archs, s.table.latency_ms_HxA[s.table.hw_index("fpga"), picks])
+  adapted.save_adapted(tmp_path / "adapted", "fpga")
+  back = LatencyPredictor.load(tmp_path / "adapted")
+  np.testing.assert_allclose(back.predict_ms(archs, "fpga"), adapted.predict_ms(archs, "fpga"),
+                             rtol=1e-5)
+  assert back.adapted["fpga"].members[0].source_hw == adapted.adapted["fpga"].members[0].source_hw
 
 
 def test_a_custom_task_needs_a_space(smoke_config):

@@ -42,3 +42,13 @@ def test_a_small_concentration_draws_single_columns():
 def test_bad_columns_are_refused(cols, num, match):
   with pytest.raises(ValueError, match=match):
     synthetic.mix_latency(cols, num, seed=0)
+
+
+def test_rows_after_the_table_are_named_synthetic():
+  names = ("pixel3", "fpga")
+  assert [synthetic.row_name(names, r) for r in range(4)] == ["pixel3", "fpga", "synthetic_0",
+                                                               "synthetic_1"]
+  assert [synthetic.row_index(names, n) for n in ("fpga", "synthetic_1")] == [1, 3]
+  for bad in ("raspi4", "synthetic_x"):
+    with pytest.raises(KeyError, match="synthetic_<j>"):
+      synthetic.row_index(names, bad)
