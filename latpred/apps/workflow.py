@@ -6,7 +6,6 @@
                            (experiments/adapt.py)
 """
 
-import collections
 import csv
 import json
 import os
@@ -18,6 +17,7 @@ import time
 import numpy as np
 
 from latpred import metrics
+from latpred.adapt import transfer
 from latpred.apps.measurements import (
   LATENCY_COLUMN,
   MeasurementError,
@@ -126,9 +126,12 @@ def adapt_device(pretrained, measurements, out, *, device: str = "my_device",
   predicted = adapted.predict_ms_indices(np.arange(predictor.space.num_archs), device)
   predict_s = time.time() - t2
   ens = adapted.adapted[device]
-  sources = collections.Counter(predictor.hw_names[m.source_hw] for m in ens.members)
-  resembled = sources.most_common(1)[0][0]
-  train_lat = adapted.stack_basis()[meas.arch_idx, predictor.train_hw.index(resembled)]
+  # the training device whose row adaptation copies (with transfer.copy_synthetic the copy may
+  # be a synthetic device's instead; this stays the most similar real one)
+  num_train = len(predictor.train_hw)
+  train_lat_HxM = adapted.stack_basis()[meas.arch_idx, :num_train].T
+  nearest = transfer.most_correlated_hw(meas.latency_ms, train_lat_HxM, np.arange(num_train))
+  resembled, train_lat = predictor.train_hw[nearest], train_lat_HxM[nearest]
   report = {
       "device": device, "space": predictor.space.name, "pretrained": str(pretrained),
       "measurement_rows": meas.rows, "distinct_architectures": meas.num,

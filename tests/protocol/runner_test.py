@@ -80,38 +80,42 @@ def test_end_to_end_smoke_and_resume(smoke_config, data_dir, tmp_path):
 
 def test_synthetic_devices_get_rows_after_the_table(smoke_config, tmp_path):
   """Pretraining ranks on the training devices and the trial's synthetic devices (own rows after
-  the table's); a target may copy a synthetic row; the checkpoint loads with its rows."""
+  the table's); a target may copy a synthetic row, in the runner and in LatencyPredictor.adapt,
+  which draws them again from the seed the checkpoint records."""
   from latpred import LatencyPredictor
   from latpred.model import build
-  config = smoke_config(space="nb201", train_hw="pixel3,gold_6226", test_hw="fpga")
+  from latpred.train import checkpoints
+  train_hw = ["pixel3", "gold_6226"]
+  config = smoke_config(space="nb201", train_hw=",".join(train_hw), test_hw="fpga")
   config.pretrain.synthetic_devices, config.transfer.copy_synthetic = 3, True
   config.pretrain.ensemble_size, config.transfer.stack = 1, False  # (time)
-  s = build.make_setup(config, "nb201", ["pixel3", "gold_6226"])
+  s = build.make_setup(config, "nb201", train_hw)
   rows, latency = runner.pretrain_devices(s, trial=0)
   num_hw = s.table.num_hw
   assert rows.tolist() == [*s.train_ids, num_hw, num_hw + 1, num_hw + 2]
   assert latency.shape == (5, s.space.num_archs) and (latency >= 0).all()
-  again, other = runner.pretrain_devices(s, 0)[1], runner.pretrain_devices(s, 1)[1]
-  np.testing.assert_array_equal(latency, again)
-  assert not np.allclose(latency[2:], other[2:])  # drawn per trial
-  runner.run(config, tmp_path)
-  row = json.loads((tmp_path / "trials.jsonl").read_text().splitlines()[0])
-  assert row["copied_hw_row"] in {"pixel3", "gold_6226", *(f"synthetic_{j}" for j in range(3))}
+  np.testing.assert_array_equal(latency, runner.pretrain_devices(s, 0)[1])
+  assert not np.allclose(latency[2:], runner.pretrain_devices(s, 1)[1][2:])  # drawn per trial
+  params = build.init_params(s.model, s.space, s.supp, 0)
+  assert params["params"]["hw_table"].shape[0] == num_hw + 3
+  row, _, _ = runner.evaluate_target(s, [params], 0, "fpga", runner.stack_basis(s))
+  assert row["copied_hw_row"] in {*train_hw, *(f"synthetic_{j}" for j in range(3))}
+
+  meta = runner.checkpoint_meta(s, "custom", train_hw)
+  checkpoints.save(tmp_path / "pretrained", checkpoints.member_step(0, 0), params,
+                   {**meta, "trial": 0, "member": 0,
+                    "synthetic_seed": runner.synthetic_seed(config, 0)})
   p = LatencyPredictor.load(tmp_path / "pretrained")
-  assert p.members[0]["params"]["hw_table"].shape[0] == num_hw + 3
-  # LatencyPredictor.adapt draws the same synthetic devices again (the checkpoint saved their
-  # seed) and may copy one; the adapted checkpoint names the copied row and loads back.
   with_syn = p._with_synthetic(s.train_ids, s.table.latency_ms_HxA[s.train_ids])
   np.testing.assert_array_equal(with_syn[0], rows)
   np.testing.assert_array_equal(with_syn[1], latency)
-  picks = np.arange(0, 1200, 100)
-  archs = [s.space.arch_names[i] for i in picks]
-  adapted = p.adapt("fpga", archs, s.table.latency_ms_HxA[s.table.hw_index("fpga"), picks])
-  adapted.save_adapted(tmp_path / "adapted", "fpga")
-  back = LatencyPredictor.load(tmp_path / "adapted")
-  np.testing.assert_allclose(back.predict_ms(archs, "fpga"), adapted.predict_ms(archs, "fpga"),
-                             rtol=1e-5)
-  assert back.adapted["fpga"].members[0].source_hw == adapted.adapted["fpga"].members[0].source_hw
+  picks = np.arange(0, 800, 100)  # as many as the runner's target had: its programs again
+  adapted = p.adapt("fpga", [s.space.arch_names[i] for i in picks],
+                    s.table.latency_ms_HxA[s.table.hw_index("fpga"), picks])
+  adapted.save_adapted(tmp_path / "adapted", "fpga")  # names the copied row; read back
+  member, back = adapted.adapted["fpga"].members[0], LatencyPredictor.load(tmp_path / "adapted")
+  assert (back.adapted["fpga"].members[0].source_hw, back.adapted["fpga"].members[0].scale_ms) \
+      == (member.source_hw, member.scale_ms)
 
 
 def test_a_custom_task_needs_a_space(smoke_config):
