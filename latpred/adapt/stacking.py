@@ -78,6 +78,8 @@ def synthetic_devices(space, train_latency_HxA, num_hw: int, num: int, seed):
   """`num` synthetic devices (`latpred.train.synthetic`): their hardware-table rows [num] (after
   the table's `num_hw` devices) and latencies [num, A], mixes of every column of `basis` with
   all physics columns."""
+  if not num:  # (the default: no columns to build)
+    return num_hw + np.arange(0), np.zeros((0, space.num_archs), np.float32)
   columns = basis(space, train_latency_HxA, physics_lib.FEATURES)
   return num_hw + np.arange(num), synthetic.mix_latency(columns.T, num, seed)
 
