@@ -9,7 +9,8 @@ random non-negative mix
   latency_j(a) = sum_c w_jc * column_c(a) / mean(column_c),   w_j ~ Dirichlet(concentration)
 
 of *columns*: the training devices' measured latencies and the architectures' cost counts (the
-stack's GNN-free basis: FLOPs, params, compute-op count and the configured physics columns).
+stack's GNN-free basis with every physics column, whatever `transfer.stack_physics` says: FLOPs,
+params, compute-op count, kernel launches, activation elements; `stacking.synthetic_devices`).
 Each column is divided by its mean over the architectures first, so that no column outweighs
 the others by its unit; a small concentration draws sparse mixes (a few dominant columns), so
 some synthetic devices lie near a pure count (for example kernel launches), outside the span of
