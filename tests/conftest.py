@@ -40,7 +40,7 @@ def _smoke_config(data_dir, **data):
   return config
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def smoke_config(data_dir):
   """make(**data): configs/nasflat.py:smoke reading the test data, config.data fields set from
   `data` (e.g. space='nb201', train_hw='pixel3,gold_6226')."""

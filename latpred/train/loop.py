@@ -154,7 +154,10 @@ def fit_runs(model, params_K: list, graph_set, supp_AxD, hw_ids_KxH, latency_KxH
                                                *params_K))
     if not runs.vmapped:
       params = jax.tree_util.tree_map(jnp.asarray, params)
-  opt_state = (steps.init_state if single else steps.init_state_runs)(optimizer, params)
+  if single:
+    opt_state = steps.init_state(optimizer, params)
+  else:
+    opt_state = steps.init_state_runs(optimizer, params, runs.sharding)
   arrays = _graph_arrays(graph_set, runs)
   supp = runs.replicate(np.asarray(supp_AxD, np.float32))
   per_run = (np.asarray(hw_ids_KxH, np.int32),

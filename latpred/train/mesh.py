@@ -96,6 +96,11 @@ class Runs:
   def num_devices(self) -> int:
     return 1 if self.mesh is None else self.mesh.size
 
+  @property
+  def sharding(self) -> Optional[NamedSharding]:
+    """Where a leaf with a leading runs axis lives (None without a mesh)."""
+    return None if self.mesh is None else NamedSharding(self.mesh, P(AXIS))
+
   def padded(self, k: int) -> int:
     """k rounded up to a multiple of the device count."""
     return -(-k // self.num_devices) * self.num_devices
@@ -111,7 +116,7 @@ class Runs:
       extra = self.padded(len(x)) - len(x)
       return np.concatenate([x, np.repeat(x[:1], extra, axis=0)]) if extra else x
 
-    return _put(jax.tree_util.tree_map(pad, tree_K), NamedSharding(self.mesh, P(AXIS)))
+    return _put(jax.tree_util.tree_map(pad, tree_K), self.sharding)
 
   def replicate(self, tree):
     """Every leaf on every device of the mesh (unchanged without a mesh)."""

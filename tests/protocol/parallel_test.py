@@ -8,23 +8,36 @@ import socket
 import subprocess
 import sys
 
+import pytest
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 
 _EIGHT_DEVICES = r"""
-import json, sys, numpy as np, jax
+import collections, json, logging, re, sys, jax
 from configs import nasflat
 from latpred.protocol import runner
 assert jax.device_count() == 8, jax.devices()
-out = {}
-for devices in (1, -1):
-  c = nasflat.get_config("smoke")
-  c.data.data_dir = sys.argv[1]
-  c.data.space, c.data.train_hw, c.data.test_hw = "nb201", "pixel3,gold_6226", "fpga,1080ti_1"
-  c.num_trials, c.parallel.devices = 1, devices
-  r = runner.run(c, f"{sys.argv[2]}/d{devices}")
-  out[devices] = {"parallel": r["parallel"], "per_device": r["per_device"]}
-print("RESULT" + json.dumps(out))
+compiled = collections.Counter()  # (function, argument shapes) -> compilations
+
+class Count(logging.Handler):
+  def emit(self, record):
+    found = re.match(r"Compiling (\S+) with global shapes and types (.*?)\. Argument mapping",
+                     record.getMessage(), re.S)
+    if found:
+      compiled[found.group(1), re.sub(r"Sharding\(.*?\)", "", found.group(2))] += 1
+
+logging.getLogger("jax").addHandler(Count())
+c = nasflat.get_config("smoke")
+c.data.data_dir = sys.argv[1]
+c.data.space, c.data.train_hw, c.data.test_hw = "nb201", "pixel3,gold_6226", "fpga,1080ti_1"
+c.num_trials = 1  # parallel.devices: -1, the default (all 8)
+with jax.log_compiles(True):
+  r = runner.run(c, sys.argv[2])
+twice = sorted({name for (name, _), n in compiled.items() if n > 1})
+print("RESULT" + json.dumps({"parallel": r["parallel"], "per_device": r["per_device"],
+                             "compiled_twice": twice,
+                             "epoch_programs": sum(n for (name, _), n in compiled.items()
+                                                   if name == "jit(train_epoch_runs)")}))
 """
 
 
@@ -41,18 +54,33 @@ def _result(proc) -> dict:
   return json.loads(line[len("RESULT"):])
 
 
-def test_eight_devices_give_a_one_device_runs_spearman(data_dir, tmp_path):
+@pytest.fixture(scope="module")
+def one_device_run(smoke_config, tmp_path_factory) -> dict:
+  """`runner.run` of the smoke NB201 task (pixel3, gold_6226 -> fpga, 1080ti_1; 1 trial) in
+  this process, on its one CPU device: the reference of both tests below."""
+  from latpred.protocol import runner
+  config = smoke_config(space="nb201", train_hw="pixel3,gold_6226", test_hw="fpga,1080ti_1")
+  config.num_trials = 1
+  result = runner.run(config, tmp_path_factory.mktemp("one_device"))
+  assert result["parallel"]["device_count"] == 1
+  return result
+
+
+def test_eight_devices_give_a_one_device_runs_spearman(data_dir, tmp_path, one_device_run):
   proc = subprocess.run(
       [sys.executable, "-c", _EIGHT_DEVICES, str(data_dir), str(tmp_path)], capture_output=True,
       text=True, timeout=900, cwd=ROOT,
       env=_env(XLA_FLAGS="--xla_force_host_platform_device_count=8"))
   out = _result(proc)
-  assert out["1"]["parallel"]["device_count"] == 1
-  assert out["-1"]["parallel"] == {"process_count": 1, "device_count": 8, "platform": "cpu"}
-  one, eight = out["1"]["per_device"], out["-1"]["per_device"]
+  assert out["parallel"] == {"process_count": 1, "device_count": 8, "platform": "cpu"}
+  one, eight = one_device_run["per_device"], out["per_device"]
   assert set(one) == set(eight) == {"fpga", "1080ti_1"}
   for hw in one:
     assert abs(one[hw]["spearman_mean"] - eight[hw]["spearman_mean"]) < 1e-3, (hw, one, eight)
+  # each program once per shape: the first epoch's inputs are laid out like the later epochs'
+  # (the optimizer state was on one device: every epoch program compiled twice)
+  assert out["compiled_twice"] == [], out["compiled_twice"]
+  assert out["epoch_programs"] == 3  # pretraining, a target's fine-tunes (8), its folds' (4)
 
 
 _TWO_PROCESSES = r"""
@@ -81,8 +109,9 @@ def _free_port() -> int:
     return s.getsockname()[1]
 
 
-def test_two_processes_give_one_process_tables(data_dir, tmp_path, smoke_config):
-  from latpred.protocol import benchmark, runner
+def test_two_processes_give_one_process_tables(data_dir, tmp_path, smoke_config,
+                                               one_device_run):
+  from latpred.protocol import benchmark
   address = f"127.0.0.1:{_free_port()}"
   env = _env(XLA_FLAGS="--xla_force_host_platform_device_count=2")
   procs = [subprocess.Popen([sys.executable, "-c", _TWO_PROCESSES, str(data_dir),
@@ -97,10 +126,7 @@ def test_two_processes_give_one_process_tables(data_dir, tmp_path, smoke_config)
   assert two["task"]["parallel"] == {"process_count": 2, "device_count": 4, "platform": "cpu"}
   assert (tmp_path / "two" / "task" / "results.json").exists()
 
-  config = smoke_config(space="nb201", train_hw="pixel3,gold_6226", test_hw="fpga,1080ti_1")
-  config.num_trials = 1
-  one = runner.run(config, tmp_path / "one" / "task")
-  for hw, row in one["per_device"].items():
+  for hw, row in one_device_run["per_device"].items():
     assert abs(row["spearman_mean"] - two["task"]["per_device"][hw]["spearman_mean"]) < 1e-3
   config = smoke_config()
   config.num_trials = 1
