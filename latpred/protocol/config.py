@@ -135,19 +135,21 @@ def pretrain_signature(config, task_name: str, space: str, train_hw) -> dict:
           "task": task_name, "space": space, "train_hw": list(train_hw)}
 
 
-# Transfer fields only the stack reads (the nasflat method and the stack_only baseline): the other
-# methods' records do not depend on them, so they stay valid when these change.
-STACK_FIELDS = ("stack_physics", "stack_loss")
+# Transfer fields only some methods read: the stack's (the nasflat method and the stack_only
+# baseline) and the fine-tune's row copy (nasflat only). The other methods' records do not depend
+# on them, so they stay valid when these change.
 STACKED_METHODS = ("nasflat", "stack_only")
+READ_ONLY_BY = {"stack_physics": STACKED_METHODS, "stack_loss": STACKED_METHODS,
+                "copy_synthetic": ("nasflat",)}
 
 
 def record_signature(config, pretrain_sig: dict, method: str = "nasflat") -> dict:
   """What determines a finished target's record: the pretraining's, transfer and eval (and the
-  baselines section for a baseline); STACK_FIELDS only for STACKED_METHODS."""
+  baselines section for a baseline); a READ_ONLY_BY field only for the methods that read it."""
   names = ("transfer", "eval") if method == "nasflat" else ("transfer", "eval", "baselines")
   out = {"method": method, **pretrain_sig, **_sections(config, names)}
-  if method not in STACKED_METHODS:
-    out["transfer"] = {k: v for k, v in out["transfer"].items() if k not in STACK_FIELDS}
+  out["transfer"] = {k: v for k, v in out["transfer"].items()
+                     if method in READ_ONLY_BY.get(k, (method,))}
   return out
 
 

@@ -117,6 +117,11 @@ def test_a_new_field_at_its_old_behaviour_does_not_sign():
   rec = lambda c: config_lib.record_signature(c, sig(c))
   assert "copy_synthetic" not in rec(a)["transfer"]
   assert "transfer.copy_synthetic" in config_lib.signature_diff(rec(a), rec(b))
+  # only nasflat copies rows: the baselines' records (stack_only's too) stay valid
+  a.pretrain.synthetic_devices = 4
+  for method in ("stack_only", "flops", "help"):
+    ra, rb = (config_lib.record_signature(c, sig(c), method) for c in (a, b))
+    assert ra == rb, method
 
 
 def test_synthetic_device_fields_are_checked():
