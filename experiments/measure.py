@@ -8,6 +8,12 @@ of warm-up and timed calls (block_until_ready) interleaved over the networks (do
 writes OUT (arch,latency_ms: the median of the round medians, in milliseconds, as
 experiments/adapt.py reads) and OUT with .json (backend, device kind, batch, settings, versions,
 machine, every timing).
+Speed anchors: with --reference=EARLIER.csv (an earlier measurement of this machine,
+arch,latency_ms) --anchors networks of it are timed with every group and each group's latencies
+are divided by the group's speed factor against it, so that measurements made minutes or days
+apart share one scale; without --reference the anchors (picked from the list) do that between
+the groups of this run when there is more than one. The sidecar keeps the raw values
+(docs/measure.md).
 Interrupted? Run the same command again: it resumes.
 JAX_PLATFORMS=cpu (or cuda, tpu) chooses the backend.
 """
@@ -17,7 +23,7 @@ import sys
 from absl import app, flags
 
 from latpred import spaces
-from latpred.apps import measure, measurements, timing
+from latpred.apps import anchors, measure, measurements, timing
 from latpred.data import tables
 
 _SPACE = flags.DEFINE_enum("space", None, list(tables.SPACES), "Search space.", required=True)
@@ -37,6 +43,11 @@ _GROUP = flags.DEFINE_integer("group", 100, "Networks compiled and timed togethe
                               "bounds the memory).", lower_bound=0)
 _MAX_UNCERTAINTY = flags.DEFINE_float("max_uncertainty", 0.10, "Largest relative standard "
                                       "error of a latency (over rounds) before flagging it.")
+_ANCHORS = flags.DEFINE_integer("anchors", anchors.DEFAULT_ANCHORS, "Speed anchors timed with "
+                               "every group (0: none; used with --reference or several groups).",
+                               lower_bound=0)
+_REFERENCE = flags.DEFINE_string("reference", None, "An earlier measurement of this machine "
+                                 "(CSV arch,latency_ms) whose speed the results are scaled to.")
 _ON_NOISY = flags.DEFINE_enum("on_noisy", "warn", list(measure.POLICIES),
                               "A noisy network: keep it with a warning (flagged), or stop.")
 
@@ -44,15 +55,20 @@ _ON_NOISY = flags.DEFINE_enum("on_noisy", "warn", list(measure.POLICIES),
 def main(argv):
   del argv
   try:
-    archs = measurements.read_archs(_ARCHS.value,
-                                    lambda a: spaces.canonical(_SPACE.value, a))
+    canonical = lambda a: spaces.canonical(_SPACE.value, a)  # noqa: E731
+    archs = measurements.read_archs(_ARCHS.value, canonical)
+    reference = (measurements.read_latencies(_REFERENCE.value, canonical)
+                 if _REFERENCE.value else None)
     plan = measure.Plan(_SPACE.value, _RESOLUTION.value,
                         timing.Settings(_BATCH.value, _WARMUP.value, _REPEATS.value, _ROUNDS.value),
-                        _GROUP.value, _MAX_UNCERTAINTY.value, _ON_NOISY.value)
+                        _GROUP.value, _MAX_UNCERTAINTY.value, _ON_NOISY.value,
+                        anchors=_ANCHORS.value)
     info = measure.backend_info()
     print(f"measuring {len(archs)} {_SPACE.value} networks on {info['backend']} "
           f"({info['device_kind']}), batch {_BATCH.value}", flush=True)
-    sidecar = measure.measure(archs, _OUT.value, plan, log=lambda s: print(s, flush=True))
+    sidecar = measure.measure(archs, _OUT.value, plan, reference=reference,
+                              reference_source=_REFERENCE.value or "",
+                              log=lambda s: print(s, flush=True))
   except (ValueError, FileExistsError, measure.MeasureError) as e:
     print(f"error: {e}", file=sys.stderr)
     sys.exit(2)

@@ -205,21 +205,15 @@ def write_predictions(path, space: SearchSpace, predicted_ms: np.ndarray) -> Non
       w.writerow([space.arch_names[i], f"{predicted_ms[i]:.6g}", int(rank[i])])
 
 
-def read_archs(path, canonical) -> list[str]:
-  """The `arch` column of a CSV (suggest.py's to_measure.csv), as canonical names.
-
-  Args:
-    canonical: arch text -> canonical name, raising ValueError on a malformed one (for example
-      `latpred.spaces.canonical` bound to a space).
-  Raises:
-    MeasurementError: a missing file or column, malformed or repeated architectures (every
-      problem with its row number), or no rows.
-  """
+def _named_rows(path, canonical, columns: Sequence[str]) -> list[tuple[str, dict]]:
+  """(canonical name, row) of every row of a CSV with an arch column and `columns`; every
+  problem (malformed or repeated architectures, missing columns, no rows) is reported at once."""
   header, reader = _rows(path)
-  if ARCH_COLUMN not in header:
-    raise MeasurementError(f"{path}: the header needs an {ARCH_COLUMN} column; found "
+  missing = [c for c in (ARCH_COLUMN, *columns) if c not in header]
+  if missing:
+    raise MeasurementError(f"{path}: the header needs column(s) {', '.join(missing)}; found "
                            f"{header or 'no header'}")
-  names, problems, first_row = [], [], {}
+  named, problems, first_row = [], [], {}
   for row_no, row in enumerate(reader, start=2):
     try:
       name = canonical((row.get(ARCH_COLUMN) or "").strip())
@@ -230,9 +224,35 @@ def read_archs(path, canonical) -> list[str]:
       problems.append(f"row {row_no}: the same architecture as row {first_row[name]}")
       continue
     first_row[name] = row_no
-    names.append(name)
+    if LATENCY_COLUMN in columns:
+      value, why = _parse_latency(row.get(LATENCY_COLUMN))
+      if why:
+        problems.append(f"row {row_no}: {why}")
+        continue
+      row = {**row, LATENCY_COLUMN: value}
+    named.append((name, row))
   if problems:
     raise MeasurementError(f"{path}: {len(problems)} problem(s):\n  " + _listed(problems))
-  if not names:
+  if not named:
     raise MeasurementError(f"{path}: no architectures")
-  return names
+  return named
+
+
+def read_archs(path, canonical) -> list[str]:
+  """The `arch` column of a CSV (suggest.py's to_measure.csv), as canonical names.
+
+  Args:
+    canonical: arch text -> canonical name, raising ValueError on a malformed one (for example
+      `latpred.spaces.canonical` bound to a space).
+  Raises:
+    MeasurementError: a missing file or column, malformed or repeated architectures (every
+      problem with its row number), or no rows.
+  """
+  return [name for name, _ in _named_rows(path, canonical, ())]
+
+
+def read_latencies(path, canonical) -> dict[str, float]:
+  """Canonical arch -> latency_ms of an `arch,latency_ms` CSV, without a search space's data
+  (`read_archs`' checks, plus `read_measurements`' latency checks)."""
+  return {name: row[LATENCY_COLUMN]
+          for name, row in _named_rows(path, canonical, (LATENCY_COLUMN,))}

@@ -54,3 +54,21 @@ def markdown(scores: dict, title: str) -> str:
       lines.append(f"| {method} | {m['spearman']:.3f} | {m['kendall']:.3f} | "
                    f"{m['within_10pct']:.1f} | {m['median_ape_pct']:.1f} |")
   return "\n".join(lines) + "\n"
+
+
+def agreement(first_ms, second_ms) -> dict:
+  """How two measurements of the same architectures agree ([n] ms each): Spearman, the median
+  and 90th percentile of |second - first| / first (%), the median ratio second / first, and the
+  median difference once that common factor is divided out (%)."""
+  a, b = np.asarray(first_ms, np.float64), np.asarray(second_ms, np.float64)
+  if a.shape != b.shape or a.ndim != 1 or len(a) < 3:
+    raise ValueError(f"need two equal-length measurements of at least 3 rows, got {a.shape} "
+                     f"and {b.shape}")
+  if not ((a > 0).all() and (b > 0).all()):
+    raise ValueError("latencies must be positive")
+  diff = np.abs(b - a) / a * 100
+  ratio = float(np.median(b / a))
+  return {"n": int(len(a)), "spearman": float(metrics.spearman(a, b)),
+          "median_diff_pct": float(np.median(diff)),
+          "p90_diff_pct": float(np.percentile(diff, 90)), "median_ratio": ratio,
+          "median_diff_without_ratio_pct": float(np.median(np.abs(b / ratio - a) / a * 100))}

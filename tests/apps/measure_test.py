@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from latpred import spaces
-from latpred.apps import measure, measurements, timing
+from latpred.apps import anchors, measure, measurements, timing
 from latpred.spaces import load_space
 
 
@@ -100,7 +100,7 @@ def test_measure_real_networks_writes_a_csv_adapt_reads(cells, tmp_path):
 
 def test_an_interrupted_measurement_resumes_and_writes_nothing_partial(cells, tmp_path):
   _, archs = cells
-  out, plan = tmp_path / "m.csv", measure.Plan("nb201", group=2)
+  out, plan = tmp_path / "m.csv", measure.Plan("nb201", group=2, anchors=0)
   first = _fake([1.0, 2.0, 3.0])  # the second group runs out: the "crash"
   with pytest.raises(RuntimeError):
     measure.measure(archs, out, plan, log=lambda s: None, time_fn=first)
@@ -152,5 +152,104 @@ def test_read_archs_reports_every_bad_row(tmp_path):
   with pytest.raises(measurements.MeasurementError, match=r"row 3: .*\n  row 4: the same"):
     measurements.read_archs(path, canonical)
   path.write_text("ops\nx\n")
-  with pytest.raises(measurements.MeasurementError, match="needs an arch column"):
+  with pytest.raises(measurements.MeasurementError, match=r"needs column\(s\) arch"):
     measurements.read_archs(path, canonical)
+
+
+def test_anchors_are_spread_over_the_reference_and_avoid_the_measured_list():
+  reference = {f"a{i}": float(i + 1) for i in range(10)}
+  got = anchors.pick_from_reference(reference, ["a0", "a5"], 4, "ref.csv")
+  assert got.archs == ("a2", "a4", "a7", "a9") and got.reference_ms == (3.0, 5.0, 8.0, 10.0)
+  assert anchors.pick_from_reference(reference, list(reference), 2, "r").archs == ("a2", "a7")
+  with pytest.raises(anchors.AnchorError, match="--anchors=8 or fewer"):
+    anchors.pick_from_reference(reference, ["a0", "a1"], 9, "r")
+  assert anchors.pick_from_list([f"x{i}" for i in range(6)], 3).archs == ("x1", "x3", "x5")
+  assert anchors.pick_from_list(["x0", "x1"], 8).archs == ("x0", "x1")
+  # factors: the median ratio to the reference; without one, to each anchor's median over groups
+  fixed = anchors.Anchors(("p", "q", "r"), (1.0, 2.0, 4.0), "ref")
+  np.testing.assert_allclose(anchors.speed_factors(fixed, [[1.1, 2.0, 5.0], [2, 4, 8]]), [1.1, 2])
+  own = anchors.Anchors(("p", "q"), None, "this run")
+  np.testing.assert_allclose(anchors.speed_factors(own, [[1, 2], [3, 6]]), [0.5, 1.5])
+  with pytest.raises(anchors.AnchorError, match="positive"):
+    anchors.speed_factors(fixed, [[1.0, 0.0, 1.0]])
+
+
+def _drifting(true_ms, speeds, fail_after=None):
+  """A time_fn whose every network of group g (one call = one group) takes true_ms[arch] *
+  speeds[g]; `builds` are arch names (networks.build patched). Raises on group `fail_after`."""
+  calls = []
+
+  def time_fn(builds, settings, seed, log):
+    del settings, seed, log
+    g = len(calls)
+    if g == fail_after:
+      raise RuntimeError("interrupted")
+    calls.append(list(builds))
+    return [timing.Timing(true_ms[a] * speeds[g], 0.0, 0.0, (true_ms[a] * speeds[g],) * 3, 0.01)
+            for a in builds]
+
+  time_fn.calls = calls
+  return time_fn
+
+
+@pytest.fixture
+def named_builds(monkeypatch):
+  monkeypatch.setattr(measure.networks, "build", lambda space, arch, resolution: arch)
+
+
+def test_a_reference_measurement_puts_a_slower_run_on_its_scale(cells, tmp_path, named_builds):
+  space, _ = cells
+  names = space.arch_names[:12]
+  true_ms = {a: 1.0 + i for i, a in enumerate(names)}
+  archs, earlier = names[:4], {a: true_ms[a] for a in names[2:]}  # two measured in both
+  plan = measure.Plan("nb201", group=2, anchors=3)
+  time_fn, logs = _drifting(true_ms, [1.3, 0.9]), []
+  sidecar = measure.measure(archs, tmp_path / "m.csv", plan, reference=earlier,
+                            reference_source="earlier.csv", log=logs.append, time_fn=time_fn)
+  anchor_archs = sidecar["anchors"]["archs"]
+  assert len(anchor_archs) == 3 and not set(anchor_archs) & set(archs)
+  assert [b[2:] for b in time_fn.calls] == [anchor_archs] * 2  # timed with every group
+  rows = (tmp_path / "m.csv").read_text().splitlines()[1:]
+  assert rows == [f"{a},{true_ms[a]:g}" for a in archs]  # the reference's scale
+  raw = [r["raw_latency_ms"] for r in sidecar["records"]]
+  np.testing.assert_allclose(raw, [1.3, 2.6, 2.7, 3.6])
+  assert [r["speed_factor"] for r in sidecar["records"]] == pytest.approx([1.3, 1.3, 0.9, 0.9])
+  assert sidecar["anchors"]["reference"] == "earlier.csv" and "speed factor" in sidecar["what"]
+  assert any("1.300x the reference" in s for s in logs)
+  with pytest.raises(ValueError, match="needs anchors"):
+    measure.choose_anchors(archs, measure.Plan("nb201", anchors=0), earlier)
+
+
+def test_without_a_reference_anchors_align_the_groups_and_survive_a_resume(
+    cells, tmp_path, named_builds):
+  space, _ = cells
+  archs = space.arch_names[:6]
+  true_ms = {a: 2.0 + i for i, a in enumerate(archs)}
+  plan, out = measure.Plan("nb201", group=3, anchors=2), tmp_path / "m.csv"
+  assert measure.choose_anchors(archs[:3], plan) is None  # one group: nothing to align
+  with pytest.raises(RuntimeError):
+    measure.measure(archs, out, plan, log=lambda s: None,
+                    time_fn=_drifting(true_ms, [1.0], fail_after=1))
+  second = _drifting(true_ms, [1.5])  # the second group, resumed on a slower machine
+  sidecar = measure.measure(archs, out, plan, log=lambda s: None, time_fn=second)
+  assert len(second.calls) == 1 and len(sidecar["anchors"]["groups"]) == 2
+  got = np.array([float(r.split(",")[1]) for r in out.read_text().splitlines()[1:]])
+  np.testing.assert_allclose(got / [true_ms[a] for a in archs], 1.25)  # one scale: the mean
+  assert [g["speed_factor"] for g in sidecar["anchors"]["groups"]] == pytest.approx([0.8, 1.2])
+
+
+def test_read_latencies_checks_every_row_without_the_spaces_data(tmp_path):
+  a = "|none~0|+|none~0|none~1|+|none~0|none~1|none~2|"
+  b = "|skip_connect~0|+|none~0|none~1|+|none~0|none~1|none~2|"
+  canonical = lambda x: spaces.canonical("nb201", x)  # noqa: E731
+  path = tmp_path / "earlier.csv"
+  path.write_text(f"arch,latency_ms\n{a},1.5\n{b},2\n")
+  assert measurements.read_latencies(path, canonical) == {a: 1.5, b: 2.0}
+  path.write_text(f"arch,latency_ms\n{a},-1\n{a},2\n{b},x\n")
+  with pytest.raises(measurements.MeasurementError,
+                     match=r"3 problem\(s\):\n  row 2: .*not positive\n  row 3: the same.*\n"
+                           r"  row 4: .*not a number"):
+    measurements.read_latencies(path, canonical)
+  path.write_text(f"arch\n{a}\n")
+  with pytest.raises(measurements.MeasurementError, match=r"needs column\(s\) latency_ms"):
+    measurements.read_latencies(path, canonical)

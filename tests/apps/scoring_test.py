@@ -44,3 +44,18 @@ def test_refuses_inconsistent_inputs(setup):
     scoring.score_device(space, table, train_hw, measured, used, truth[:100])
   with pytest.raises(KeyError, match="unknown nb201 device 'my_phone'"):
     scoring.score_device(space, table, ["my_phone"], measured, used, truth)
+
+
+def test_agreement_of_two_measurements_separates_a_common_factor():
+  first = np.array([1.0, 2.0, 3.0, 4.0, 5.0])
+  same = scoring.agreement(first, first * 1.2)  # the machine 20 % slower throughout
+  assert same["spearman"] == pytest.approx(1.0) and same["median_ratio"] == pytest.approx(1.2)
+  assert same["median_diff_pct"] == pytest.approx(20.0)
+  assert same["median_diff_without_ratio_pct"] == pytest.approx(0.0, abs=1e-9)
+  noisy = scoring.agreement(first, [1.1, 2.0, 2.7, 4.4, 5.0])
+  assert noisy["median_diff_pct"] == pytest.approx(10.0) and noisy["n"] == 5
+  assert noisy["p90_diff_pct"] == pytest.approx(10.0)
+  with pytest.raises(ValueError, match="equal-length"):
+    scoring.agreement(first, first[:4])
+  with pytest.raises(ValueError, match="positive"):
+    scoring.agreement(first, -first)
