@@ -12,7 +12,9 @@ from latpred.protocol.records import StaleResultsError
 
 
 @pytest.mark.parametrize("method", baseline_runner.METHODS)
-def test_each_baseline_runs_on_a_real_slice(method, smoke_config, data_dir, tmp_path):
+def test_each_baseline_runs_on_a_real_slice(method, smoke_config, data_dir, tmp_path, request):
+  if method == "supervised":
+    request.getfixturevalue("optimized_xla")
   config = smoke_config(space="fbnet", train_hw="pixel3,gold_6226,1080ti_1", test_hw="fpga")
   config.num_trials, config.transfer.num_samples = 2, 10
   res = baseline_runner.run(method, config, tmp_path / "m10")
@@ -57,7 +59,8 @@ def test_each_baseline_runs_on_a_real_slice(method, smoke_config, data_dir, tmp_
     baseline_runner.run("oracle", config, tmp_path)
 
 
-def test_a_baseline_rerun_with_other_settings_refuses_or_recomputes(smoke_config, tmp_path):
+def test_a_baseline_rerun_with_other_settings_refuses_or_recomputes(smoke_config, tmp_path,
+                                                                    optimized_xla):
   config = smoke_config(space="fbnet", train_hw="pixel3,gold_6226", test_hw="fpga,raspi4")
   config.transfer.num_samples = 10
   first = baseline_runner.run("ridge", config, tmp_path)
