@@ -272,8 +272,8 @@ def _anchored(records: list[dict], anchors, anchor_groups: dict, log) -> tuple[l
   """(records with `latency_ms` divided by their group's speed factor, the raw value kept as
   `raw_latency_ms`; the sidecar's anchors entry)."""
   gids = sorted(anchor_groups)
-  factors = anchors_lib.speed_factors(
-      anchors, [[t["latency_ms"] for t in anchor_groups[g]] for g in gids])
+  group_ms = [[t["latency_ms"] for t in anchor_groups[g]] for g in gids]
+  factors = anchors_lib.speed_factors(anchors, group_ms)
   factor = dict(zip(gids, factors.tolist()))
   log(f"anchors: group speed factors {', '.join(f'{x:.3f}' for x in factors)} (1 = the "
       f"reference: {anchors.reference})")
@@ -281,8 +281,7 @@ def _anchored(records: list[dict], anchors, anchor_groups: dict, log) -> tuple[l
           "raw_latency_ms": r["latency_ms"], "speed_factor": factor[r["group"]]}
          for r in records]
   info = {**anchors.as_dict(),
-          "reference_used_ms": anchors_lib.references(
-              anchors, [[t["latency_ms"] for t in anchor_groups[g]] for g in gids]).tolist(),
+          "reference_used_ms": anchors_lib.references(anchors, group_ms).tolist(),
           "groups": [{"group": g, "speed_factor": factor[g], "anchors": anchor_groups[g]}
                      for g in gids]}
   return out, info
