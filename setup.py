@@ -26,5 +26,5 @@ setuptools.setup(
     package_data={"latpred.data": ["SHA256SUMS"], "latpred.spaces": ["slot_costs.json"]},
     python_requires=">=3.10",
     install_requires=INSTALL_REQUIRES,
-    extras_require={"test": ["pytest==9.0.3"]},
+    extras_require={"test": ["pytest==9.0.3", "pytest-xdist==3.8.0"]},
 )

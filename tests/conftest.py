@@ -9,6 +9,8 @@ They also run with JAX's `jax_disable_most_optimizations` unless JAX_DISABLE_MOS
 is set (0 runs them on optimized programs, as users do): the suite is bound by XLA compiling many
 small programs, which this makes about a quarter faster (2-core Intel Xeon VM, session 16: 740 s
 against 1,007 s for the whole suite); every test passes either way. Subprocesses inherit it.
+The README's command runs the suite in two pytest-xdist workers (`-n 2 --dist loadfile`), so a
+session-scoped fixture is built once per worker that needs it.
 """
 
 import os
