@@ -30,7 +30,9 @@ with copies of the first row). On CPU the default (`graphs.cache_batch`) keeps a
 through memory between layers: all 15,625 NB201 cells 1.83 -> 1.11 s, all 5,000 FBNet networks
 1.62 -> 0.96 s on the 2-core CPU (docs/throughput.md, session 13). Elsewhere the default is one
 step (an accelerator wants the whole batch). The values do not depend on the chunk (to float
-rounding).
+rounding). Where the space's edges are fixed (NB201 'full', FBNet), the model's DGF layers sum
+messages by gathering each node's fixed predecessors (`graphs.sum_from_predecessors`) instead
+of scattering over the edge list: the same values, 13 % / 9 % faster (session 19).
 """
 
 from typing import Optional
@@ -109,6 +111,8 @@ def ensemble_fn(model, space, supp_AxD, ens: AdaptedEnsemble, stack_basis_AxK=No
   measured_j = jnp.asarray(measured, jnp.int32)
   template = graphs_lib.op_template(space.graph_set, space.op_ids_AxS, num_ops)
   arrays = graphs_lib.device_arrays(space.graph_set) if template is None else None
+  if template is not None:  # every batch has the template's edges: DGF gathers along them
+    model = model.clone(predecessors=graphs_lib.predecessors(template))
   tables = [np.asarray(supp_AxD, np.float32)]
   if ens.stack is not None:
     tables.append(np.asarray(stack_basis_AxK, np.float32))

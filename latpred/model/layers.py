@@ -1,23 +1,35 @@
 """Graph layers over padded jraph edge lists: DGF, GAT and their ensemble (NASFLAT §4).
 
 Messages flow along real edges from predecessor (sender) to successor (receiver). Padding edges
-loop on the padding node, so they never reach a real node.
+loop on the padding node, so they never reach a real node. Where every batch is built from one
+fixed-edge template (`graphs.from_ops`: the pure predict path on NB201 'full' and FBNet),
+`predecessors` (`graphs.predecessors`) lets DGF sum each node's messages by gathering its fixed
+predecessors instead of a scatter over the edges: the same values on every real node, fewer
+memory passes (`graphs.sum_from_predecessors`). GAT's attention keeps the edge lists.
 """
+
+from typing import Optional
 
 import flax.linen as nn
 import jax
 import jraph
+
+from latpred.spaces import graphs as graphs_lib
 
 
 class DGF(nn.Module):
   """Dense graph flow: gate(E) * (A_hat H W) + H W + b, gate = sigmoid(linear(E))."""
 
   features: int
+  predecessors: Optional[tuple] = None  # graphs.predecessors of a from_ops template batch
 
   @nn.compact
   def __call__(self, h, gate_in, senders, receivers):
     hw = nn.Dense(self.features)(h)
-    msg = jax.ops.segment_sum(hw[senders], receivers, num_segments=h.shape[0])
+    if self.predecessors is None:
+      msg = jax.ops.segment_sum(hw[senders], receivers, num_segments=h.shape[0])
+    else:
+      msg = graphs_lib.sum_from_predecessors(hw, self.predecessors)
     gate = nn.sigmoid(nn.Dense(self.features, name="gate")(gate_in))
     return gate * msg + hw
 
@@ -44,15 +56,16 @@ class GraphLayer(nn.Module):
 
   features: int
   kind: str = "ensemble"
+  predecessors: Optional[tuple] = None  # for DGF: see the module docstring
 
   @nn.compact
   def __call__(self, h, gate_in, senders, receivers):
     if self.kind == "dgf":
-      return DGF(self.features)(h, gate_in, senders, receivers)
+      return DGF(self.features, self.predecessors)(h, gate_in, senders, receivers)
     if self.kind == "gat":
       return GAT(self.features)(h, gate_in, senders, receivers)
     if self.kind == "ensemble":
-      return 0.5 * (DGF(self.features)(h, gate_in, senders, receivers) +
+      return 0.5 * (DGF(self.features, self.predecessors)(h, gate_in, senders, receivers) +
                     GAT(self.features)(h, gate_in, senders, receivers))
     raise ValueError(f"unknown layer type {self.kind!r}; valid: dgf, gat, ensemble")
 

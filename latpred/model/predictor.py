@@ -43,6 +43,10 @@ class Predictor(nn.Module):
   node_features: bool = True  # per-node FLOPs/params features beside the op embedding
   linear_cost: bool = True  # additive readout adds w_hw . (node FLOPs, node params)
   node_physics: bool = False  # also each node's kernels / activations, in both places above
+  # Only for batches built by graphs.from_ops from one fixed-edge template (the pure predict
+  # path): graphs.predecessors of that template, so that DGF layers gather messages along it
+  # (latpred.model.layers). No parameter depends on it.
+  predecessors: Optional[tuple] = None
 
   @nn.compact
   def __call__(self, graphs: jraph.GraphsTuple, hw_id, supp: Optional[jnp.ndarray] = None,
@@ -70,7 +74,7 @@ class Predictor(nn.Module):
 
     def run_pass(x, gate_in, layers, prefix):
       for i in range(layers):
-        x = GraphLayer(self.width, self.layer_type, name=f"{prefix}_{i}")(
+        x = GraphLayer(self.width, self.layer_type, self.predecessors, name=f"{prefix}_{i}")(
             x, gate_in, graphs.senders, graphs.receivers)
         x = nn.relu(x)
       return x

@@ -247,3 +247,37 @@ def from_ops(template: OpTemplate, ops_BxS) -> jraph.GraphsTuple:
                 ("senders", template.senders_E), ("receivers", template.receivers_E),
                 ("mask", template.edge_mask_E))}}
   return gather_batch(arrays, jnp.arange(b))
+
+
+def predecessors(template: OpTemplate) -> tuple:
+  """Each node's predecessors in the template's fixed edges, as a hashable table [K][N] (K the
+  largest in-degree, at least 1), rows padded with N where a node has fewer: what
+  `sum_from_predecessors` gathers."""
+  n = len(template.slot_N)
+  real = np.asarray(template.edge_mask_E, bool)
+  preds = [[] for _ in range(n)]
+  for s, r in zip(np.asarray(template.senders_E)[real], np.asarray(template.receivers_E)[real]):
+    preds[int(r)].append(int(s))
+  k = max(1, max(len(p) for p in preds))
+  return tuple(tuple(p[j] if j < len(p) else n for p in preds) for j in range(k))
+
+
+def sum_from_predecessors(values_TxD, preds) -> jnp.ndarray:
+  """For a batch built by `from_ops` (B graphs of N nodes, then one padding node): each real
+  node's sum of its predecessors' rows of `values` [B*N + 1, D], gathered along the fixed
+  `predecessors` table, [B*N + 1, D]; the padding node's sum is 0. Equal to
+  `segment_sum(values[senders], receivers)` on every real node (the scatter also sums the
+  padding node's self-loops, which reach no real node), without the scatter: on the 2-core CPU
+  the predict function runs 13 % (NB201) and 9 % (FBNet) faster (docs/throughput.md, session
+  19)."""
+  n = len(preds[0])
+  t = values_TxD.shape[0]
+  if t < 1 or (t - 1) % n:
+    raise ValueError(f"sum_from_predecessors needs B*{n} + 1 rows (a from_ops batch), got {t}")
+  b = (t - 1) // n
+  grid = values_TxD[:b * n].reshape(b, n, -1)
+  grid = jnp.concatenate([grid, jnp.zeros_like(grid[:, :1])], axis=1)  # column n: no predecessor
+  total = grid[:, np.asarray(preds[0])]
+  for row in preds[1:]:
+    total = total + grid[:, np.asarray(row)]
+  return jnp.concatenate([total.reshape(b * n, -1), jnp.zeros_like(values_TxD[:1])])

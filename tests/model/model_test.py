@@ -51,3 +51,18 @@ def test_node_physics_adds_its_features_and_a_device_weighted_term(tiny_nb201):
   with pytest.raises(ValueError, match="node_physics"):
     bad = Predictor(**kw, node_physics=True, node_features=False, linear_cost=False)
     bad.init({"params": jax.random.PRNGKey(0)}, g, 1, None)
+
+
+@pytest.mark.parametrize("space_name,layer", [("nb201", "dgf"), ("nb201", "ensemble"),
+                                              ("fbnet", "dgf")])
+def test_predecessor_gathers_score_like_the_edge_lists(data_dir, space_name, layer):
+  from latpred.spaces import load_space
+  space = load_space(space_name, data_dir, "")
+  template = graphs.op_template(space.graph_set, space.op_ids_AxS, len(space.ops))
+  g = graphs.from_ops(template, space.op_ids_AxS[[5, 0, 77, 1234]])
+  model = Predictor(num_node_types=len(space.node_types), num_hw=2, width=16, op_dim=8,
+                    head_dims=(16,), dropout=0.0, layer_type=layer)
+  params = model.init({"params": jax.random.PRNGKey(1)}, g, 1)
+  fast = model.clone(predecessors=graphs.predecessors(template))
+  np.testing.assert_allclose(np.asarray(jax.jit(lambda p: fast.apply(p, g, 1))(params))[:4],
+                             np.asarray(model.apply(params, g, 1))[:4], rtol=1e-5, atol=1e-6)

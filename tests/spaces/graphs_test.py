@@ -92,3 +92,25 @@ def test_graphs_from_op_ids_equal_the_gathered_ones(data_dir, space_name, varian
   gathered = graphs.gather_batch(graphs.device_arrays(space.graph_set), idx)
   for a, b in zip(jax.tree_util.tree_leaves(built), jax.tree_util.tree_leaves(gathered)):
     np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+
+
+@pytest.mark.parametrize("space_name,variant", [("nb201", "full"), ("fbnet", "chain")])
+def test_predecessor_sums_equal_the_edge_scatter_on_real_nodes(data_dir, space_name, variant):
+  space = load_space(space_name, data_dir, variant)
+  template = graphs.op_template(space.graph_set, space.op_ids_AxS, len(space.ops))
+  preds = graphs.predecessors(template)
+  real = np.asarray(template.edge_mask_E, bool)
+  edges = set(zip(np.asarray(template.senders_E)[real].tolist(),
+                  np.asarray(template.receivers_E)[real].tolist()))
+  n = len(template.slot_N)
+  assert {(s, r) for row in preds for r, s in enumerate(row) if s < n} == edges
+  g = graphs.from_ops(template, space.op_ids_AxS[[3, 77, 1000]])
+  values = jax.random.normal(jax.random.PRNGKey(0), (g.nodes["type"].shape[0], 5))
+  scatter = jax.ops.segment_sum(values[g.senders], g.receivers, num_segments=values.shape[0])
+  gathered = jax.jit(lambda v: graphs.sum_from_predecessors(v, preds))(values)
+  mask = np.asarray(graphs.node_mask(g))
+  np.testing.assert_allclose(np.asarray(gathered)[mask], np.asarray(scatter)[mask], rtol=1e-6,
+                             atol=1e-6)
+  assert not np.asarray(gathered)[~mask].any()
+  with pytest.raises(ValueError, match="from_ops batch"):
+    graphs.sum_from_predecessors(values[:-1], preds)
