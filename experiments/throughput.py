@@ -18,7 +18,11 @@
 3. The arithmetic bound: the one-step function's floating-point operations (XLA's cost analysis,
    which counts a loop's body once, so not the stepped program's count) divided by this
    machine's float32 matmul rate (median of timed 1024x1024 matmuls, a rate the
-   GNN's small dense layers can at best approach).
+   GNN's small dense layers can at best approach). The rate is measured in the same rounds as
+   the prediction (each of `--repeats` rounds: one predict call, then 5 matmuls), and measured
+   / bound is the median of the rounds' ratios: this shared VM's speed moves by 20-40 % within
+   minutes (session 19 read 149 and 192 GFLOP/s in two runs ten minutes apart), and a rate read
+   once, apart from the prediction, moved the ratio by that much.
 """
 
 import json
@@ -66,6 +70,19 @@ def matmul_gflops(repeats: int, n: int = 1024) -> float:
   mm = jax.jit(lambda x: x @ x)
   jax.block_until_ready(mm(a))
   return 2 * n ** 3 / _median_s(lambda: mm(a), repeats) / 1e9
+
+
+def paired_rounds(predict, rounds: int) -> tuple:
+  """(predict s, matmul GFLOP/s) per round, two float arrays [rounds]: each round times one
+  `predict` call, then this machine's matmul rate (`matmul_gflops`, 5 matmuls), so that each
+  predict time has a rate read at the same moment (`predict` compiled and warm)."""
+  predict_s, rate = [], []
+  for _ in range(rounds):
+    t0 = time.perf_counter()
+    jax.block_until_ready(predict())
+    predict_s.append(time.perf_counter() - t0)
+    rate.append(matmul_gflops(5))
+  return np.asarray(predict_s), np.asarray(rate)
 
 
 def load_and_adapt():
@@ -116,13 +133,17 @@ def main(argv):
   hw = _DEVICE.value
   ops = jnp.asarray(p.space.op_ids_AxS)
   chunk = graphs.cache_batch(p.space.graph_set.num_nodes)
-  (compile_s, predict_s, _), (_, one_step_s, one_step) = (
+  (compile_s, _, stepped), (_, one_step_s, one_step) = (
       time_predict(p, hw, ops, c) for c in (None, 0))
   # XLA's cost analysis counts a loop's body once: the FLOPs come from the one-step program
   cost = one_step.cost_analysis()
   cost = cost[0] if isinstance(cost, (list, tuple)) else cost
   flops = float(cost.get("flops", float("nan")))
-  rate = matmul_gflops(_REPEATS.value)
+  variables = p.predict_fn(hw)[1]
+  predict_r, rate_r = paired_rounds(lambda: stepped(variables, ops), _REPEATS.value)
+  predict_s, rate = float(np.median(predict_r)), float(np.median(rate_r))
+  ratios = predict_r * rate_r * 1e9 / flops  # each round's predict time over its own bound
+  ratio = float(np.median(ratios))
   bound_s = flops / (rate * 1e9)
   members = len(p.members)
   lines = [
@@ -132,7 +153,8 @@ def main(argv):
       f"--fresh_processes={_FRESH.value} --out={_OUT.value}`; "
       f"jax {jax.__version__} on {jax.devices()[0].platform} ({jax.device_count()} device(s), "
       f"{platform.processor() or platform.machine()}). Load and adaptation: each process's "
-      f"times, then the median; prediction: medians of {_REPEATS.value} timed runs.",
+      f"times, then the median; prediction: medians of {_REPEATS.value} timed runs (rounds, for "
+      f"the stepped call: each with its own matmul rate).",
       "", "| what | each process | median |", "|---|---|---|",
       _row(f"load the checkpoint ({members} members)", [r["load_s"] for r in fresh] + [load_s]),
       _row(f"adapt from {_SAMPLES.value} samples, fresh process (compilations included)",
@@ -148,9 +170,11 @@ def main(argv):
       f"({p.space.num_archs / predict_s:,.0f} architectures/s) |",
       f"| the same in one step (`chunk=0`) | | {one_step_s * 1e3:.1f} ms |",
       f"| XLA cost analysis of the one-step call | | {flops / 1e9:.2f} GFLOP |",
-      f"| float32 matmul rate of this machine (1024x1024) | | {rate:.1f} GFLOP/s |",
-      f"| arithmetic bound (GFLOP / rate) | | {bound_s * 1e3:.1f} ms |",
-      f"| measured / bound | | {predict_s / bound_s:.2f} |", ""]
+      f"| float32 matmul rate of this machine (1024x1024; each round's, median) | "
+      f"{', '.join(f'{r:.0f}' for r in rate_r)} | {rate:.1f} GFLOP/s |",
+      f"| arithmetic bound (GFLOP / median rate) | | {bound_s * 1e3:.1f} ms |",
+      f"| measured / bound (each round's predict time over its own bound) | "
+      f"{', '.join(f'{x:.2f}' for x in ratios)} | {ratio:.2f} |", ""]
   pathlib.Path(_OUT.value).write_text("\n".join(lines))
   print("\n".join(lines))
 
