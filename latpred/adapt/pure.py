@@ -32,7 +32,7 @@ through memory between layers: all 15,625 NB201 cells 1.83 -> 1.11 s, all 5,000 
 step (an accelerator wants the whole batch). The values do not depend on the chunk (to float
 rounding). Where the space's edges are fixed (NB201 'full', FBNet), the model's DGF layers sum
 messages by gathering each node's fixed predecessors (`graphs.sum_from_predecessors`) instead
-of scattering over the edge list: the same values, 13 % / 9 % faster (session 19).
+of scattering over the edge list: the same values in 13 % / 9 % less time (session 19).
 """
 
 from typing import Optional

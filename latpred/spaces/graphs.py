@@ -268,8 +268,8 @@ def sum_from_predecessors(values_TxD, preds) -> jnp.ndarray:
   `predecessors` table, [B*N + 1, D]; the padding node's sum is 0. Equal to
   `segment_sum(values[senders], receivers)` on every real node (the scatter also sums the
   padding node's self-loops, which reach no real node), without the scatter: on the 2-core CPU
-  the predict function runs 13 % (NB201) and 9 % (FBNet) faster (docs/throughput.md, session
-  19)."""
+  the predict function takes 13 % (NB201) and 9 % (FBNet) less time (docs/throughput.md,
+  session 19)."""
   n = len(preds[0])
   t = values_TxD.shape[0]
   if t < 1 or (t - 1) % n:

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from latpred.model.predictor import Predictor
-from latpred.spaces import graphs
+from latpred.spaces import graphs, load_space
 
 
 def test_padding_does_not_change_predictions(tiny_nb201):
@@ -56,7 +56,6 @@ def test_node_physics_adds_its_features_and_a_device_weighted_term(tiny_nb201):
 @pytest.mark.parametrize("space_name,layer", [("nb201", "dgf"), ("nb201", "ensemble"),
                                               ("fbnet", "dgf")])
 def test_predecessor_gathers_score_like_the_edge_lists(data_dir, space_name, layer):
-  from latpred.spaces import load_space
   space = load_space(space_name, data_dir, "")
   template = graphs.op_template(space.graph_set, space.op_ids_AxS, len(space.ops))
   g = graphs.from_ops(template, space.op_ids_AxS[[5, 0, 77, 1234]])
