@@ -13,8 +13,9 @@
    of yours is not passed to them (it would make "nothing cached" untrue; unset it for the
    script's own process, whose first adaptation joins that row).
 2. Prediction of every architecture of the space with the adapted ensemble's pure function
-   (`predict_fn`, jitted, all rows in one call), median of `--repeats` after a compiling call:
-   with its default steps (`latpred.spaces.graphs.cache_batch`) and in one step (`chunk=0`).
+   (`predict_fn`, jitted, all rows in one call) after a compiling call: with its default steps
+   (`latpred.spaces.graphs.cache_batch`), median of the `--repeats` rounds of point 3, and in
+   one step (`chunk=0`), median of `--repeats` calls.
 3. The arithmetic bound: the one-step function's floating-point operations (XLA's cost analysis,
    which counts a loop's body once, so not the stepped program's count) divided by this
    machine's float32 matmul rate (median of timed 1024x1024 matmuls, a rate the
@@ -133,13 +134,12 @@ def main(argv):
   hw = _DEVICE.value
   ops = jnp.asarray(p.space.op_ids_AxS)
   chunk = graphs.cache_batch(p.space.graph_set.num_nodes)
-  (compile_s, _, stepped), (_, one_step_s, one_step) = (
-      time_predict(p, hw, ops, c) for c in (None, 0))
+  compile_s, _, stepped, variables = time_predict(p, hw, ops, None, 1)  # timed in the rounds
+  _, one_step_s, one_step, _ = time_predict(p, hw, ops, 0, _REPEATS.value)
   # XLA's cost analysis counts a loop's body once: the FLOPs come from the one-step program
   cost = one_step.cost_analysis()
   cost = cost[0] if isinstance(cost, (list, tuple)) else cost
   flops = float(cost.get("flops", float("nan")))
-  variables = p.predict_fn(hw)[1]
   predict_r, rate_r = paired_rounds(lambda: stepped(variables, ops), _REPEATS.value)
   predict_s, rate = float(np.median(predict_r)), float(np.median(rate_r))
   ratios = predict_r * rate_r * 1e9 / flops  # each round's predict time over its own bound
@@ -179,14 +179,14 @@ def main(argv):
   print("\n".join(lines))
 
 
-def time_predict(p, hw: str, ops, chunk) -> tuple:
-  """(compile s, median predict s, compiled) of `p.predict_fn(hw, chunk=chunk)` jitted, on
-  `ops`."""
+def time_predict(p, hw: str, ops, chunk, repeats: int) -> tuple:
+  """(compile s, median predict s of `repeats` calls after a warm-up, compiled, variables) of
+  `p.predict_fn(hw, chunk=chunk)` jitted, on `ops`."""
   fn, variables = p.predict_fn(hw, chunk=chunk)
   t0 = time.perf_counter()
   compiled = jax.jit(fn).lower(variables, ops).compile()
   compile_s = time.perf_counter() - t0
-  return compile_s, _median_s(lambda: compiled(variables, ops), _REPEATS.value), compiled
+  return (compile_s, _median_s(lambda: compiled(variables, ops), repeats), compiled, variables)
 
 
 def _row(what: str, seconds: list) -> str:
